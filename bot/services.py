@@ -1,0 +1,65 @@
+"""Wiring: settings → the components of one SiWi process. The app factory and the CLI use these builders;
+tests pass their own settings (and may share heavy parts such as the loaded model)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.citations import CitationChecker
+from bot.language import LanguageDetector
+from bot.llm import ChatModel, make_chat_model
+from bot.pipeline import AnswerPipeline, PipelineOptions
+from embeddings.encoders import Embedder, make_embedder
+from embeddings.retrieval import Retriever
+from embeddings.store import ChromaStore, open_store
+from knowledge.chunking import Chunker
+from knowledge.ingest import Ingestor
+from siwi.settings import Settings
+
+
+class StartupError(RuntimeError):
+    """Why the service cannot start, in one line that names the setting to fix."""
+
+
+def check_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"SIWI_DATA_DIR={path} cannot be created: {exc.strerror}") from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StartupError(f"SIWI_DATA_DIR={path} is not writable")
+
+
+@dataclass
+class Index:
+    """Embedder and store: enough to ingest and retrieve."""
+
+    embedder: Embedder
+    store: ChromaStore
+
+    def ingestor(self, settings: Settings) -> Ingestor:
+        return Ingestor(Chunker(settings.chunk_size, settings.chunk_overlap), self.embedder, self.store)
+
+    def retriever(self, settings: Settings) -> Retriever:
+        return Retriever(self.embedder, self.store, settings.top_k)
+
+
+def build_index(settings: Settings, embedder: Embedder | None = None) -> Index:
+    if settings.store_backend == "embedded":
+        check_data_dir(settings.data_dir)
+    embedder = embedder or make_embedder(settings)
+    return Index(embedder, open_store(settings, embedder.name))
+
+
+def contact_line(settings: Settings) -> str:
+    return f"Telefon: {settings.contact_phone} ({settings.contact_hours}), E-Mail: {settings.contact_email}"
+
+
+def build_pipeline(settings: Settings, index: Index, model: ChatModel | None = None) -> AnswerPipeline:
+    options = PipelineOptions(top_k=settings.top_k, min_relevance=settings.min_relevance,
+                              max_tokens=settings.llm_max_tokens, max_history_turns=settings.max_history_turns,
+                              contact=contact_line(settings))
+    return AnswerPipeline(index.retriever(settings), model or make_chat_model(settings), CitationChecker(),
+                          LanguageDetector(), options)

