@@ -7,6 +7,8 @@ import threading
 from collections.abc import Iterator
 from typing import Protocol, TypedDict
 
+import httpx
+
 from bot.model_files import ModelFileError, check_gguf, resolve_model_path
 from siwi.settings import Settings
 
@@ -88,12 +90,16 @@ class OpenAIChatModel:
                 temperature=self._temperature, seed=self._seed, stop=stop, stream=True)
         except self._openai.OpenAIError as exc:
             raise ModelError(f"The LLM server at SIWI_LLM_URL failed: {exc}") from exc
-        with response:
-            for event in response:
-                if cancel is not None and cancel.is_set():
-                    return
-                if event.choices and event.choices[0].delta.content:
-                    yield event.choices[0].delta.content
+        # A server that dies mid-answer fails inside the iteration, not in create(): same error for callers.
+        try:
+            with response:
+                for event in response:
+                    if cancel is not None and cancel.is_set():
+                        return
+                    if event.choices and event.choices[0].delta.content:
+                        yield event.choices[0].delta.content
+        except (self._openai.OpenAIError, httpx.HTTPError) as exc:
+            raise ModelError(f"The LLM server at SIWI_LLM_URL broke off the answer: {exc}") from exc
 
 
 def make_chat_model(settings: Settings) -> ChatModel:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot import messages
-from bot.citations import CitationChecker, CheckedSentence, content_stems, render
+from bot.citations import CheckedSentence, CitationChecker, content_stems, render
 from bot.handoff import wants_human
 from bot.language import LanguageDetector
 from bot.llm import ChatModel, complete

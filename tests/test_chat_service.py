@@ -125,7 +125,7 @@ def test_two_concurrent_chats_are_both_answered_in_turn(server):
     for t in threads:
         t.join(timeout=300)
     assert set(results) == {"a", "b"}
-    for frames, final in results.values():
+    for _, final in results.values():
         assert final["answer"]["text"]
     # The second chat waited for the first and was told its position.
     assert any(f["type"] == "queued" and f["position"] == 1 for f in results["b"][0])

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from bot.model_files import CATALOGUE, ModelFileError, PackagedModel, check_gguf, install, resolve_model_path, sha256_of
+from bot.model_files import (
+    CATALOGUE,
+    ModelFileError,
+    PackagedModel,
+    check_gguf,
+    install,
+    resolve_model_path,
+    sha256_of,
+)
 from siwi.settings import Settings, load_settings
 
 
