@@ -12,7 +12,7 @@ from embeddings.encoders import Embedder
 from embeddings.store import ChromaStore
 from knowledge.chunking import Chunker
 from knowledge.documents import Document
-from knowledge.loaders import LoadError, SourceFile, discover, load_file
+from knowledge.sources import Failed, FileSource, Source, Unchanged
 
 log = logging.getLogger(__name__)
 
@@ -41,26 +41,34 @@ class Ingestor:
 
     def ingest(self, paths: list[Path], prune: bool = False,
                progress: Callable[[str], None] | None = None) -> IngestReport:
+        """Files and folders; a missing path raises LoadError before anything is touched."""
+        source = FileSource(paths)
+        source.files()
+        return self.ingest_source(source, prune=prune, progress=progress)
+
+    def ingest_source(self, source: Source, prune: bool = False,
+                      progress: Callable[[str], None] | None = None) -> IngestReport:
         report = IngestReport()
         indexed = self._store.source_hashes()
-        sources = list(discover(paths))
-        for source in sources:
+        seen: set[str] = set()
+        for item in source.items(indexed):
             if progress:
-                progress(source.source_id)
-            try:
-                document = load_file(source)
-            except LoadError as exc:
-                log.warning("skipped: %s", exc)
-                report.failed.append((source.source_id, str(exc)))
+                progress(item.source_id)
+            seen.add(item.source_id)
+            if isinstance(item, Failed):
+                log.warning("skipped: %s", item.reason)
+                report.failed.append((item.source_id, item.reason))
                 continue
-            known = indexed.get(source.source_id)
-            if known == {document.hash}:
-                report.unchanged.append(source.source_id)
+            known = indexed.get(item.source_id)
+            if isinstance(item, Unchanged) or known == {item.hash}:
+                report.unchanged.append(item.source_id)
                 continue
-            report.chunks_written += self._replace(document)
-            (report.updated if known else report.added).append(source.source_id)
+            report.chunks_written += self._replace(item)
+            (report.updated if known else report.added).append(item.source_id)
         if prune:
-            report.removed = self._prune(paths, sources, indexed)
+            for source_id in source.gone(indexed, seen):
+                self._store.delete_source(source_id)
+                report.removed.append(source_id)
         return report
 
     def _replace(self, document: Document) -> int:
@@ -74,14 +82,3 @@ class Ingestor:
                                [c.metadata() for c in batch])
         self._store.delete_ids(old_ids)
         return len(chunks)
-
-    def _prune(self, roots: list[Path], seen: list[SourceFile], indexed: dict[str, set[str]]) -> list[str]:
-        prefixes = [r.expanduser().resolve().as_posix() for r in roots]
-        seen_ids = {s.source_id for s in seen}
-        removed = []
-        for source_id in indexed:
-            under_root = any(source_id == p or source_id.startswith(p.rstrip("/") + "/") for p in prefixes)
-            if under_root and source_id not in seen_ids:
-                self._store.delete_source(source_id)
-                removed.append(source_id)
-        return removed

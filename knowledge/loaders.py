@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import frontmatter
-import trafilatura
 from langchain_text_splitters import MarkdownHeaderTextSplitter
 
 from knowledge.documents import Document, Section
+from knowledge.html import extract_main_content
 from knowledge.services import load_service_file
 
 log = logging.getLogger(__name__)
@@ -108,20 +108,19 @@ def load_markdown(path: Path, source_id: str) -> Document:
     )
 
 
+def html_document(html: str, source_id: str, url: str | None = None, path: str | None = None,
+                  last_modified: str | None = None) -> Document:
+    page = extract_main_content(html, url)
+    if not page.markdown:
+        raise LoadError(f"{url or path or source_id}: no main content found in the HTML")
+    title = page.title or _first_line(page.markdown, Path(path).stem if path else source_id)
+    return Document(source_id, title, tuple(markdown_sections(page.markdown, title)),
+                    url=url or page.url, path=path, language=page.language or "de", doc_type="page",
+                    last_modified=page.date or last_modified)
+
+
 def load_html(path: Path, source_id: str, url: str | None = None) -> Document:
-    html = _read_text(path)
-    markdown = trafilatura.extract(html, output_format="markdown", include_tables=True,
-                                   include_formatting=True, include_links=False, favor_recall=True)
-    meta = trafilatura.extract_metadata(html)
-    if not markdown or not markdown.strip():
-        raise LoadError(f"{path}: no main content found in the HTML")
-    title = (meta.title if meta and meta.title else None) or _first_line(markdown, path.stem)
-    language = "de"
-    if meta and getattr(meta, "language", None):
-        language = meta.language
-    return Document(source_id, title, tuple(markdown_sections(markdown, title)),
-                    url=url or (meta.url if meta else None), path=str(path), language=language, doc_type="page",
-                    last_modified=(meta.date if meta and meta.date else _mtime(path)))
+    return html_document(_read_text(path), source_id, url=url, path=str(path), last_modified=_mtime(path))
 
 
 def load_file(source: SourceFile) -> Document:
