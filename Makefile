@@ -36,7 +36,7 @@ setup: $(STAMP)
 	$(BIN)/siwi models install
 
 run: setup
-	$(BIN)/siwi ingest --if-empty knowledge/sample
+	$(BIN)/siwi ingest --if-empty
 	$(BIN)/siwi serve
 
 test: setup

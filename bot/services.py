@@ -4,7 +4,7 @@ tests pass their own settings (and may share heavy parts such as the loaded mode
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.citations import CitationChecker
@@ -12,6 +12,7 @@ from bot.language import LanguageDetector
 from bot.llm import ChatModel, make_chat_model
 from bot.pipeline import AnswerPipeline, PipelineOptions
 from embeddings.encoders import Embedder, make_embedder
+from embeddings.lexical import LexicalIndex
 from embeddings.retrieval import Retriever
 from embeddings.store import ChromaStore, open_store
 from knowledge.chunking import Chunker
@@ -34,16 +35,21 @@ def check_data_dir(path: Path) -> None:
 
 @dataclass
 class Index:
-    """Embedder and store: enough to ingest and retrieve."""
+    """Embedder, store and the BM25 index derived from it: enough to ingest and retrieve."""
 
     embedder: Embedder
     store: ChromaStore
+    lexical: LexicalIndex = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lexical = LexicalIndex(self.store.all_chunks, self.store.version)
 
     def ingestor(self, settings: Settings) -> Ingestor:
         return Ingestor(Chunker(settings.chunk_size, settings.chunk_overlap), self.embedder, self.store)
 
     def retriever(self, settings: Settings) -> Retriever:
-        return Retriever(self.embedder, self.store, settings.top_k)
+        return Retriever(self.embedder, self.store, settings.top_k, self.lexical, settings.retrieval_mode,
+                         settings.retrieval_candidates)
 
 
 def build_index(settings: Settings, embedder: Embedder | None = None) -> Index:

@@ -1,12 +1,18 @@
-"""Query → ranked passages. Citizen-facing callers get public documents only: the filter is applied in the
-store query itself, so an internal document can never enter a citizen's prompt."""
+"""Query → ranked passages. Vector search and BM25 are fused by reciprocal rank fusion (hybrid, the
+default). Citizen-facing callers get public documents only: the visibility filter is applied inside both
+searches, so an internal document can never enter a citizen's prompt."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from embeddings.encoders import Embedder
+from embeddings.lexical import LexicalIndex, reciprocal_rank_fusion
 from embeddings.store import ChromaStore, Hit
+
+Mode = Literal["hybrid", "vector", "bm25"]
 
 
 @dataclass(frozen=True)
@@ -20,23 +26,77 @@ class Passage:
     headings: str
     visibility: str
     similarity: float
+    """Cosine similarity to the question, whichever search found the passage: the relevance gate uses it."""
+    score: float = 0.0
+    """Rank score of the mode that found it (fused RRF score in hybrid mode)."""
+    doc_type: str = ""
+    source: str = ""
 
     @classmethod
-    def from_hit(cls, hit: Hit) -> Passage:
+    def from_hit(cls, hit: Hit, score: float | None = None) -> Passage:
         meta = hit.metadata
         return cls(hit.chunk_id, hit.text, meta.get("title", ""), meta.get("source_id", ""),
                    meta.get("location", ""), meta.get("url") or None, meta.get("headings", ""),
-                   meta.get("visibility", "public"), hit.similarity)
+                   meta.get("visibility", "public"), hit.similarity,
+                   hit.similarity if score is None else score, meta.get("doc_type", ""), meta.get("source", ""))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata filters, applied in the store query and in the BM25 search alike."""
+
+    include_internal: bool = False
+    sources: Sequence[str] | None = None
+    doc_types: Sequence[str] | None = None
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if not self.include_internal:
+            clauses.append({"visibility": "public"})
+        if self.sources:
+            clauses.append({"source": {"$in": list(self.sources)}})
+        if self.doc_types:
+            clauses.append({"doc_type": {"$in": list(self.doc_types)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def matches(self, meta: dict[str, Any]) -> bool:
+        return ((self.include_internal or meta.get("visibility") == "public")
+                and (not self.sources or meta.get("source") in self.sources)
+                and (not self.doc_types or meta.get("doc_type") in self.doc_types))
 
 
 class Retriever:
-    def __init__(self, embedder: Embedder, store: ChromaStore, top_k: int):
+    def __init__(self, embedder: Embedder, store: ChromaStore, top_k: int, lexical: LexicalIndex | None = None,
+                 mode: Mode = "hybrid", candidates: int = 30):
+        if mode != "vector" and lexical is None:
+            raise ValueError(f"retrieval mode {mode!r} needs a lexical index")
         self._embedder = embedder
         self._store = store
+        self._lexical = lexical
         self.top_k = top_k
+        self.mode = mode
+        self._candidates = candidates
 
-    def retrieve(self, query: str, k: int | None = None, include_internal: bool = False) -> list[Passage]:
+    def retrieve(self, query: str, k: int | None = None, include_internal: bool = False,
+                 filters: Filters | None = None, mode: Mode | None = None) -> list[Passage]:
+        k = k or self.top_k
+        mode = mode or self.mode
+        filters = filters or Filters(include_internal=include_internal)
         vector = self._embedder.embed_queries([query])[0]
-        where = None if include_internal else {"visibility": "public"}
-        hits = self._store.query(vector, k or self.top_k, where=where)
-        return [Passage.from_hit(h) for h in hits]
+        n = max(k, self._candidates)
+        if mode == "vector":
+            return [Passage.from_hit(h) for h in self._store.query(vector, k, where=filters.chroma_where())]
+        assert self._lexical is not None
+        lexical = self._lexical.search(query, n if mode == "hybrid" else k, where=filters.matches)
+        if mode == "bm25":
+            scores = {h.chunk_id: h.score for h in lexical}
+            return [Passage.from_hit(h, scores[h.chunk_id])
+                    for h in self._store.get([h.chunk_id for h in lexical], vector)]
+        dense = self._store.query(vector, n, where=filters.chroma_where())
+        fused = reciprocal_rank_fusion([[h.chunk_id for h in dense], [h.chunk_id for h in lexical]])[:k]
+        known = {h.chunk_id: h for h in dense}
+        missing = self._store.get([cid for cid, _ in fused if cid not in known], vector)
+        known.update({h.chunk_id: h for h in missing})
+        return [Passage.from_hit(known[cid], score) for cid, score in fused if cid in known]

@@ -36,6 +36,7 @@ class ChromaStore:
     def __init__(self, client: Any, collection: str, embedder_name: str):
         self._client = client
         self._name = collection
+        self._writes = 0
         self._collection = client.get_or_create_collection(
             collection,
             embedding_function=None,
@@ -51,17 +52,42 @@ class ChromaStore:
     def count(self) -> int:
         return self._collection.count()
 
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the collection does (writes from this process, or a different size after another
+        process wrote): derived indexes such as BM25 rebuild on it."""
+        return self._writes, self.count()
+
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        got = self._collection.get(include=["documents", "metadatas"])
+        return list(got["ids"]), list(got["documents"] or []), list(got["metadatas"] or [])
+
+    def get(self, ids: Sequence[str], query_vector: np.ndarray | None = None) -> list[Hit]:
+        """Chunks by id, in the given order; similarity to `query_vector` when one is given (else 0)."""
+        if not ids:
+            return []
+        include = ["documents", "metadatas"] + (["embeddings"] if query_vector is not None else [])
+        got = self._collection.get(ids=list(ids), include=include)
+        found: dict[str, Hit] = {}
+        embeddings = got.get("embeddings") if query_vector is not None else None
+        for n, cid in enumerate(got["ids"]):
+            similarity = float(np.dot(np.asarray(embeddings[n]), query_vector)) if embeddings is not None else 0.0
+            found[cid] = Hit(cid, got["documents"][n], got["metadatas"][n], similarity)
+        return [found[cid] for cid in ids if cid in found]
+
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str],
                metadatas: Sequence[dict[str, Any]]) -> None:
         if ids:
+            self._writes += 1
             self._collection.upsert(ids=list(ids), embeddings=vectors.tolist(), documents=list(texts),
                                     metadatas=list(metadatas))
 
     def delete_source(self, source_id: str) -> None:
+        self._writes += 1
         self._collection.delete(where={"source_id": source_id})
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         if ids:
+            self._writes += 1
             self._collection.delete(ids=list(ids))
 
     def source_hashes(self) -> dict[str, set[str]]:

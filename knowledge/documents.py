@@ -34,6 +34,8 @@ class Document:
     doc_type: str = "page"
     last_modified: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+    """Name of the configured source it came from (sources.yaml), for filtering; set by the Ingestor."""
 
     @property
     def text(self) -> str:
@@ -42,7 +44,8 @@ class Document:
     @property
     def hash(self) -> str:
         """Covers text and metadata, so that a changed title or visibility re-indexes the document too."""
-        meta = f"{self.title}|{self.url}|{self.visibility}|{self.language}|{self.doc_type}|{sorted(self.extra.items())}"
+        meta = (f"{self.title}|{self.url}|{self.visibility}|{self.language}|{self.doc_type}|{self.source}|"
+                f"{sorted(self.extra.items())}")
         return content_hash(meta + "\n" + "\n".join(f"{s.headings}:{s.text}" for s in self.sections))
 
     @property
@@ -71,6 +74,7 @@ class Chunk:
             "language": doc.language,
             "visibility": doc.visibility,
             "doc_type": doc.doc_type,
+            "source": doc.source,
             "headings": " > ".join(self.headings),
             "doc_hash": doc.hash,
             "position": self.position,

@@ -3,6 +3,7 @@ replace their chunks only once the new ones are stored, and `prune` removes sour
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ class Ingestor:
                 log.warning("skipped: %s", item.reason)
                 report.failed.append((item.source_id, item.reason))
                 continue
+            if isinstance(item, Document) and not item.source:
+                item = dataclasses.replace(item, source=source.name)
             known = indexed.get(item.source_id)
             if isinstance(item, Unchanged) or known == {item.hash}:
                 report.unchanged.append(item.source_id)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from knowledge.documents import Document, Visibility
 from knowledge.loaders import LoadError, SourceFile, discover, load_file
+from siwi.validation import describe
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,10 @@ def load_sources(path: Path) -> list[SourceConfig]:
         parsed = SourcesFile.model_validate(raw)
     except OSError as exc:
         raise SourcesError(f"{path}: {exc.strerror}") from exc
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise SourcesError(f"{path}: not a valid sources file: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise SourcesError(f"{path}: not a valid sources file: {' '.join(str(exc).split())}") from exc
+    except ValidationError as exc:
+        raise SourcesError(f"{path}: not a valid sources file: {describe(exc)}") from exc
     names = [s.name for s in parsed.sources]
     if len(names) != len(set(names)):
         raise SourcesError(f"{path}: source names must be unique, got {names}")

@@ -21,9 +21,6 @@ app.add_typer(models_app, name="models")
 console = Console()
 err = Console(stderr=True)
 
-DEFAULT_SAMPLE = Path(__file__).resolve().parent.parent / "knowledge" / "sample"
-
-
 def fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
@@ -58,16 +55,36 @@ def _index(settings: Settings):
 @app.command()
 def ingest(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (HTML, Markdown, text, service YAML).")],
-    prune: Annotated[bool, typer.Option(help="Remove indexed documents under PATHS that no longer exist.")] = False,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Files or folders (HTML, Markdown, text, PDF, DOCX, service YAML/JSON). "
+             "Without paths: the sources in SIWI_SOURCES_FILE.", show_default=False)] = None,
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", "-s", help="Only this source of the sources file (repeatable).")] = None,
+    internal: Annotated[bool, typer.Option(help="Mark everything from PATHS staff-only.")] = False,
+    prune: Annotated[bool, typer.Option(help="Remove indexed documents that are gone from their source.")] = False,
     rebuild: Annotated[
         bool, typer.Option(help="Drop the whole index first (after changing the embedding model).")] = False,
     if_empty: Annotated[bool, typer.Option(help="Do nothing when the index already holds documents.")] = False,
 ) -> None:
-    """Index files: unchanged ones are skipped, changed ones replaced."""
+    """Index sources: unchanged documents are skipped, changed ones replaced, failures reported."""
     from knowledge.loaders import LoadError
+    from knowledge.sources import FileSource, SourcesError, build_source, load_sources
 
     settings: Settings = ctx.obj
+    try:
+        if paths:
+            if source:
+                raise fail("Give either PATHS or --source, not both.")
+            sources = [FileSource(paths, name="files", visibility="internal" if internal else None)]
+        else:
+            configs = load_sources(settings.sources_file)
+            unknown = set(source or ()) - {c.name for c in configs}
+            if unknown:
+                raise fail(f"No source named {', '.join(sorted(unknown))} in {settings.sources_file}; "
+                           f"configured: {', '.join(c.name for c in configs)}")
+            sources = [build_source(c, settings.data_dir) for c in configs if not source or c.name in source]
+    except (SourcesError, LoadError) as exc:
+        raise fail(str(exc)) from None
     index = _index(settings)
     if rebuild:
         index.store.reset()
@@ -76,25 +93,38 @@ def ingest(
         console.print(f"Index already holds {index.store.count()} chunks; nothing to do.")
         return
     ingestor = index.ingestor(settings)
-    try:
-        from knowledge.loaders import discover
-
-        total = len(list(discover(paths)))
+    failed = 0
+    for item in sources:
+        try:
+            total = item.estimate()
+        except LoadError as exc:
+            raise fail(str(exc)) from None
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[current]}"), console=err, transient=True,
+                      TextColumn("{task.fields[current]}", style="dim"), console=err, transient=True,
                       disable=not err.is_terminal) as progress:
-            task = progress.add_task("Indexing", total=total, current="")
+            task = progress.add_task(f"Indexing {item.name}", total=total, current="")
 
-            def advance(source_id: str) -> None:
-                progress.update(task, advance=1, current=Path(source_id).name)
+            def advance(source_id: str, task=task, progress=progress) -> None:
+                progress.update(task, advance=1, current=source_id[-60:])
 
-            report = ingestor.ingest(paths, prune=prune, progress=advance)
-    except LoadError as exc:
-        raise fail(str(exc)) from None
-    for _, reason in report.failed:
-        err.print(f"[yellow]skipped[/] {reason}", highlight=False)
-    console.print(report.summary())
+            report = ingestor.ingest_source(item, prune=prune, progress=advance)
+        for _, reason in report.failed:
+            err.print(f"[yellow]skipped[/] {reason}", highlight=False, soft_wrap=True)
+        failed += len(report.failed)
+        console.print(f"{item.name}: {report.summary()}", highlight=False)
     console.print(f"The index now holds {index.store.count()} chunks.")
+    if failed:
+        err.print(f"{failed} document(s) could not be read; whatever was indexed for them before is kept.")
+
+
+@app.command("service-schema")
+def service_schema() -> None:
+    """Print the JSON schema of structured service descriptions (YAML or JSON files)."""
+    import json
+
+    from knowledge.services import ServiceDescription
+
+    print(json.dumps(ServiceDescription.model_json_schema(), indent=2, ensure_ascii=False))
 
 
 def _pipeline(settings: Settings):

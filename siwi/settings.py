@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+DEFAULT_SOURCES_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "sources.yaml"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIWI_", extra="forbid", validate_default=True)
@@ -60,9 +62,14 @@ class Settings(BaseSettings):
     collection: str = Field("siwi", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
 
     # --- ingestion and retrieval ---------------------------------------------------------------------
+    sources_file: Path = Field(DEFAULT_SOURCES_FILE, description="The sources `siwi ingest` indexes when "
+                               "given no paths (default: the bundled sample knowledge base).")
     chunk_size: int = Field(700, ge=100, description="Target chunk length in characters.")
     chunk_overlap: int = Field(100, ge=0)
     top_k: int = Field(3, ge=1, le=20, description="Passages given to the model.")
+    retrieval_mode: Literal["hybrid", "vector", "bm25"] = Field(
+        "hybrid", description="hybrid: vector search and BM25 fused by reciprocal rank fusion.")
+    retrieval_candidates: int = Field(30, ge=1, le=500, description="Hits taken from each ranking before fusion.")
     min_relevance: float = Field(0.80, ge=0.0, le=1.0, description=(
         "Cosine similarity below which the best passage counts as not relevant: no generation, "
         "outcome no_answer. Calibrated for multilingual-e5-small; other models need their own value."))

@@ -1,0 +1,128 @@
+"""Lexical retrieval: BM25 (bm25s) over German-aware tokens.
+
+Embeddings miss exact terms that citizens type ("Wunschkennzeichen", "§ 3", a town's name); BM25 catches
+them. German needs three things beyond whitespace splitting: hyphenated compounds split into parts
+("Kfz-Zulassungsstelle"), closed compounds split too ("Zulassungsstelle" → "zulassung" + "stelle", via the
+CharSplit n-gram model of compound-split), and Snowball stemming, which also folds umlauts. The index is
+derived from the vector store's texts (the single source of truth) and rebuilt when the store changes.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_GERMAN
+from compound_split import char_split
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STOPWORDS = frozenset(STOPWORDS_GERMAN) | frozenset(STOPWORDS_EN)
+_STEMMER = Stemmer.Stemmer("german")
+# Below this CharSplit score a split is usually wrong ("Satzung" → "Satz" + "ung").
+_SPLIT_CONFIDENCE = 0.3
+_MIN_COMPOUND = 8
+_MIN_PART = 3
+
+
+@lru_cache(maxsize=200_000)
+def compound_parts(word: str) -> tuple[str, ...]:
+    """Parts of a German closed compound, recursively ("abfallgebührensatzung" → abfall, gebühren, satzung);
+    empty when the word does not look like one."""
+    if len(word) < _MIN_COMPOUND or not word.isalpha():
+        return ()
+    best = char_split.split_compound(word)[0]
+    score, head, tail = best[0], best[1].lower(), best[2].lower()
+    if score < _SPLIT_CONFIDENCE or len(head) < _MIN_PART or len(tail) < _MIN_PART:
+        return ()
+    parts: list[str] = []
+    for part in (head, tail):
+        parts.extend(compound_parts(part) or (part,))
+    return tuple(parts)
+
+
+@lru_cache(maxsize=200_000)
+def _analyse(word: str) -> tuple[str, ...]:
+    terms = [word, *compound_parts(word)]
+    return tuple(dict.fromkeys(_STEMMER.stemWord(t) for t in terms if t not in _STOPWORDS))
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed terms of a text, with the parts of compounds added beside the whole word."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("ß", "ss")
+    tokens: list[str] = []
+    for word in _WORD.findall(text):
+        if word in _STOPWORDS or (len(word) == 1 and not word.isdigit()):
+            continue
+        tokens.extend(_analyse(word))
+    return tokens
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    chunk_id: str
+    score: float
+
+
+class LexicalIndex:
+    """BM25 over all chunks of the store. `load` gives (ids, texts, metadatas) and `version` tells when the
+    store changed; the index is rebuilt lazily on the next search after a change."""
+
+    def __init__(self, load: Callable[[], tuple[list[str], list[str], list[dict[str, Any]]]],
+                 version: Callable[[], Any]):
+        self._load = load
+        self._version = version
+        self._lock = threading.Lock()
+        self._built_for: Any = object()
+        self._ids: list[str] = []
+        self._metadatas: list[dict[str, Any]] = []
+        self._bm25: bm25s.BM25 | None = None
+
+    def _ensure_current(self) -> None:
+        with self._lock:
+            version = self._version()
+            if version == self._built_for:
+                return
+            ids, texts, metadatas = self._load()
+            self._ids, self._metadatas = ids, metadatas
+            self._bm25 = None
+            if ids:
+                bm25 = bm25s.BM25()
+                bm25.index([tokenize(t) for t in texts], show_progress=False)
+                self._bm25 = bm25
+            self._built_for = version
+
+    def search(self, query: str, k: int, where: Callable[[dict[str, Any]], bool] | None = None) -> list[LexicalHit]:
+        self._ensure_current()
+        bm25 = self._bm25
+        if bm25 is None:
+            return []
+        terms = [t for t in tokenize(query) if t in bm25.vocab_dict]
+        if not terms:
+            return []
+        mask = None
+        if where is not None:
+            mask = np.fromiter((1.0 if where(m) else 0.0 for m in self._metadatas), dtype=np.float32,
+                               count=len(self._metadatas))
+            if not mask.any():
+                return []
+        k = min(k, len(self._ids))
+        docs, scores = bm25.retrieve([terms], k=k, show_progress=False, weight_mask=mask)
+        return [LexicalHit(self._ids[int(i)], float(s)) for i, s in zip(docs[0], scores[0], strict=True)
+                if s > 0]
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:
+    """Fuse ranked id lists by RRF (Cormack et al. 2009): robust without calibrating the two score scales."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
