@@ -91,11 +91,19 @@ class ChromaStore:
             self._collection.delete(ids=list(ids))
 
     def source_hashes(self) -> dict[str, set[str]]:
-        """source id → document hashes present (more than one only after an interrupted replacement)."""
-        result: dict[str, set[str]] = {}
+        """source id → document hashes present. More than one, or a hash marked "partial:", only after an
+        interrupted ingest: then the document is not current and the next ingest replaces it."""
+        stored: dict[tuple[str, str], int] = {}
+        expected: dict[tuple[str, str], int] = {}
         got = self._collection.get(include=["metadatas"])
         for meta in got["metadatas"] or []:
-            result.setdefault(meta["source_id"], set()).add(meta["doc_hash"])
+            key = (meta["source_id"], meta["doc_hash"])
+            stored[key] = stored.get(key, 0) + 1
+            expected[key] = int(meta.get("doc_chunks") or 0)  # 0: written before chunk counts were kept
+        result: dict[str, set[str]] = {}
+        for (source_id, doc_hash), count in stored.items():
+            complete = count >= expected[(source_id, doc_hash)]
+            result.setdefault(source_id, set()).add(doc_hash if complete else f"partial:{doc_hash}")
         return result
 
     def ids_for_source(self, source_id: str) -> list[tuple[str, str]]:

@@ -22,11 +22,10 @@ class Chunker:
         # Ids carry source and content, so a changed document's new chunks never overwrite the old ones
         # before they are complete (see ingest.py).
         prefix = f"{content_hash(document.source_id)[:12]}:{document.hash[:12]}"
-        chunks: list[Chunk] = []
+        pieces: list[tuple[tuple[str, ...], str]] = []
         for section in document.sections:
             heading = " > ".join(section.headings)
             for piece in self._splitter.split_text(section.text):
-                text = f"{heading}\n{piece}" if heading else piece
-                chunks.append(Chunk(f"{prefix}:{len(chunks)}", document, text,
-                                    section.headings, len(chunks)))
-        return chunks
+                pieces.append((section.headings, f"{heading}\n{piece}" if heading else piece))
+        return [Chunk(f"{prefix}:{n}", document, text, headings, n, len(pieces))
+                for n, (headings, text) in enumerate(pieces)]

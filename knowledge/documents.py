@@ -61,6 +61,9 @@ class Chunk:
     """The passage as stored and shown: heading path first, then the section text."""
     headings: tuple[str, ...]
     position: int
+    total: int
+    """How many chunks the document has: lets the index tell a completely stored document from one whose
+    ingest was interrupted."""
 
     def metadata(self) -> dict[str, str | int | bool]:
         """Flat metadata for the vector store (Chroma accepts only scalars)."""
@@ -78,6 +81,7 @@ class Chunk:
             "headings": " > ".join(self.headings),
             "doc_hash": doc.hash,
             "position": self.position,
+            "doc_chunks": self.total,
             "last_modified": doc.last_modified or "",
         }
         meta.update({f"x_{k}": v for k, v in doc.extra.items()})

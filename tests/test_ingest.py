@@ -88,3 +88,67 @@ def test_changing_the_embedding_model_is_refused(settings, embedder, kb):
     build_index(settings, embedder).ingestor(settings).ingest([kb])
     with pytest.raises(StoreError, match="Re-index"):
         open_store(settings, "some-other-model")
+
+
+class Interrupted(Exception):
+    pass
+
+
+class InterruptingEmbedder:
+    """The real embedder, with the process 'killed' (an exception) before the n-th batch: how a crash,
+    Ctrl-C or a full disk in the middle of an ingest looks to the Ingestor."""
+
+    def __init__(self, embedder, batches_before_interrupt: int):
+        self._embedder = embedder
+        self._left = batches_before_interrupt
+        self.name = embedder.name
+
+    def embed_queries(self, texts):
+        return self._embedder.embed_queries(texts)
+
+    def embed_passages(self, texts):
+        if self._left == 0:
+            raise Interrupted
+        self._left -= 1
+        return self._embedder.embed_passages(texts)
+
+
+def long_page(version: str) -> str:
+    paragraphs = [f"## Abschnitt {n}\nRegel {n} in Fassung {version}: Anträge werden binnen {n} Wochen "
+                  f"bearbeitet, die Gebühr beträgt {n * 5} Euro je Vorgang." for n in range(1, 41)]
+    return "---\ntitle: Gebührenordnung\n---\n# Gebührenordnung\n\n" + "\n\n".join(paragraphs)
+
+
+@pytest.mark.parametrize("first_time", [True, False])
+def test_an_interrupted_ingest_is_consistent_and_resumes(settings, embedder, tmp_path, first_time):
+    from bot.services import Index
+
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    page = folder / "gebuehren.md"
+    index = build_index(settings, embedder)
+    if not first_time:
+        page.write_text(long_page("alt"), encoding="utf-8")
+        index.ingestor(settings).ingest([folder])
+    page.write_text(long_page("neu"), encoding="utf-8")
+    complete = build_index(settings.model_copy(update={"data_dir": tmp_path / "reference"}), embedder)
+    expected = complete.ingestor(settings).ingest([folder]).chunks_written
+    assert expected > 2 * 16  # more than two embedding batches, so the interruption falls in the middle
+
+    broken = Index(InterruptingEmbedder(embedder, batches_before_interrupt=1), index.store)
+    with pytest.raises(Interrupted):
+        broken.ingestor(settings).ingest([folder])
+    # Mid-way the index is consistent: the old version complete (if there was one), the new one not counted
+    # as current.
+    hashes = index.store.source_hashes()[page.resolve().as_posix()]
+    assert any(h.startswith("partial:") for h in hashes)
+    if not first_time:
+        texts = " ".join(p.text for p in index.retriever(settings).retrieve("Regel 40 Fassung", k=10))
+        assert "Fassung alt" in texts
+
+    resumed = index.ingestor(settings).ingest([folder])
+    assert resumed.chunks_written == expected
+    assert (resumed.updated if not first_time else resumed.updated + resumed.added) == [page.resolve().as_posix()]
+    assert index.store.count() == expected
+    assert len(index.store.source_hashes()[page.resolve().as_posix()]) == 1
+    assert index.ingestor(settings).ingest([folder]).chunks_written == 0
