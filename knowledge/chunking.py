@@ -11,21 +11,35 @@ from knowledge.documents import Chunk, Document, content_hash
 SEPARATORS = [r"\n\n", r"\n(?=[-*] |\d+\. )", r"\n", r"(?<=[a-zäöüß]{2}[.!?])\s+(?=[A-ZÄÖÜ])", r"; ", r" "]
 
 
+# Bump when the splitting changes, so that existing indexes are re-chunked on the next ingest.
+CHUNKER_VERSION = 2
+
+
 class Chunker:
     def __init__(self, chunk_size: int, chunk_overlap: int):
+        overlap = min(chunk_overlap, chunk_size // 2)
+        # keep_separator must not be False with regex separators: langchain would then join merged pieces
+        # with the separator *pattern* as literal text.
         self._splitter = RecursiveCharacterTextSplitter(
-            chunk_size=chunk_size, chunk_overlap=min(chunk_overlap, chunk_size // 2),
-            separators=SEPARATORS, is_separator_regex=True, keep_separator=False, strip_whitespace=True,
+            chunk_size=chunk_size, chunk_overlap=overlap,
+            separators=SEPARATORS, is_separator_regex=True, keep_separator="end", strip_whitespace=True,
         )
+        self.signature = f"v{CHUNKER_VERSION}:{chunk_size}:{overlap}"
+
+    def index_hash(self, document: Document) -> str:
+        """What the index stores per document: content and chunking settings, so a change of either
+        re-indexes it."""
+        return content_hash(f"{document.hash}|{self.signature}")
 
     def split(self, document: Document) -> list[Chunk]:
         # Ids carry source and content, so a changed document's new chunks never overwrite the old ones
         # before they are complete (see ingest.py).
-        prefix = f"{content_hash(document.source_id)[:12]}:{document.hash[:12]}"
+        doc_hash = self.index_hash(document)
+        prefix = f"{content_hash(document.source_id)[:12]}:{doc_hash[:12]}"
         pieces: list[tuple[tuple[str, ...], str]] = []
         for section in document.sections:
             heading = " > ".join(section.headings)
             for piece in self._splitter.split_text(section.text):
                 pieces.append((section.headings, f"{heading}\n{piece}" if heading else piece))
-        return [Chunk(f"{prefix}:{n}", document, text, headings, n, len(pieces))
+        return [Chunk(f"{prefix}:{n}", document, text, headings, n, len(pieces), doc_hash)
                 for n, (headings, text) in enumerate(pieces)]

@@ -64,6 +64,8 @@ class Chunk:
     total: int
     """How many chunks the document has: lets the index tell a completely stored document from one whose
     ingest was interrupted."""
+    doc_hash: str
+    """The document's hash together with the chunking settings (see Chunker.index_hash)."""
 
     def metadata(self) -> dict[str, str | int | bool]:
         """Flat metadata for the vector store (Chroma accepts only scalars)."""
@@ -79,7 +81,7 @@ class Chunk:
             "doc_type": doc.doc_type,
             "source": doc.source,
             "headings": " > ".join(self.headings),
-            "doc_hash": doc.hash,
+            "doc_hash": self.doc_hash,
             "position": self.position,
             "doc_chunks": self.total,
             "last_modified": doc.last_modified or "",

@@ -63,7 +63,7 @@ class Ingestor:
             if isinstance(item, Document) and not item.source:
                 item = dataclasses.replace(item, source=source.name)
             known = indexed.get(item.source_id)
-            if isinstance(item, Unchanged) or known == {item.hash}:
+            if isinstance(item, Unchanged) or known == {self._chunker.index_hash(item)}:
                 report.unchanged.append(item.source_id)
                 continue
             report.chunks_written += self._replace(item)
@@ -76,8 +76,8 @@ class Ingestor:
 
     def _replace(self, document: Document) -> int:
         chunks = self._chunker.split(document)
-        old_ids = [cid for cid, doc_hash in self._store.ids_for_source(document.source_id)
-                   if doc_hash != document.hash]
+        new_hash = self._chunker.index_hash(document)
+        old_ids = [cid for cid, doc_hash in self._store.ids_for_source(document.source_id) if doc_hash != new_hash]
         for start in range(0, len(chunks), EMBED_BATCH):
             batch = chunks[start:start + EMBED_BATCH]
             vectors = self._embedder.embed_passages([c.text for c in batch])

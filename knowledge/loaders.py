@@ -22,11 +22,11 @@ from pypdf.errors import DependencyError
 
 from knowledge.documents import Document, Section
 from knowledge.html import extract_main_content
-from knowledge.services import load_service_file
+from knowledge.services import ServiceFileError, load_service_file
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".yaml", ".yml", ".pdf", ".docx"}
+SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".yaml", ".yml", ".json", ".pdf", ".docx"}
 MAX_FILE_BYTES = 5_000_000
 
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
@@ -66,8 +66,10 @@ def markdown_sections(markdown: str, title: str) -> list[Section]:
         headings = tuple(part.metadata[key] for _, key in _HEADERS if key in part.metadata)
         if headings and headings[0] == title:
             headings = headings[1:]
-        if part.page_content.strip():
-            sections.append(Section((title, *headings), part.page_content.strip()))
+        # The splitter joins lines with "  \n" (a Markdown hard break); plain line breaks are what we want.
+        text = re.sub(r"[ \t]+\n", "\n", part.page_content).strip()
+        if text:
+            sections.append(Section((title, *headings), text))
     return sections
 
 
@@ -258,7 +260,7 @@ def load_docx(path: Path, source_id: str) -> Document:
 def load_file(source: SourceFile) -> Document:
     suffix = source.path.suffix.lower()
     try:
-        if suffix in (".yaml", ".yml"):
+        if suffix in (".yaml", ".yml", ".json"):
             return load_service_file(source.path, source.source_id)
         if suffix in (".md", ".markdown"):
             return load_markdown(source.path, source.source_id)
@@ -270,8 +272,8 @@ def load_file(source: SourceFile) -> Document:
             return load_pdf(source.path, source.source_id)
         if suffix == ".docx":
             return load_docx(source.path, source.source_id)
-    except LoadError:
-        raise
+    except (LoadError, ServiceFileError) as exc:
+        raise LoadError(str(exc)) from exc  # these already name the file
     except (OSError, ValueError) as exc:
         raise LoadError(f"{source.path}: {exc}") from exc
     raise LoadError(f"{source.path}: unsupported file type {suffix!r}")

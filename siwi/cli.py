@@ -122,9 +122,9 @@ def service_schema() -> None:
     """Print the JSON schema of structured service descriptions (YAML or JSON files)."""
     import json
 
-    from knowledge.services import ServiceDescription
+    from knowledge.services import service_json_schema
 
-    print(json.dumps(ServiceDescription.model_json_schema(), indent=2, ensure_ascii=False))
+    print(json.dumps(service_json_schema(), indent=2, ensure_ascii=False))
 
 
 def _pipeline(settings: Settings):

@@ -87,3 +87,24 @@ def test_chunker_does_not_cut_german_abbreviations_or_dates():
     joined = "|".join(pieces)
     for phrase in ("17. März 2020", "z. B. für", "Nr. 5"):
         assert phrase in joined, joined
+
+
+def test_chunks_keep_the_source_text_and_nothing_else():
+    """Every chunk body is a run of the section text: no separator patterns or markup glued in."""
+    path = Path(__file__).resolve().parent.parent / "knowledge" / "sample" / "services" / "kfz-zulassung.yaml"
+    document = load_file(SourceFile(path, "kfz"))
+    chunks = Chunker(chunk_size=300, chunk_overlap=50).split(document)
+    assert len(chunks) > len(document.sections)  # some sections were split
+    sections = {s.headings: " ".join(s.text.split()) for s in document.sections}
+    for chunk in chunks:
+        heading, body = chunk.text.split("\n", 1)
+        assert heading == " > ".join(chunk.headings)
+        assert "(?" not in body and "\\n" not in body and "\\s" not in body
+        assert " ".join(body.split()) in sections[chunk.headings], body
+
+
+def test_changing_the_chunk_size_changes_the_index_hash():
+    path = FIXTURES / "kb" / "hundesteuer.md"
+    document = load_file(SourceFile(path, "hund"))
+    assert Chunker(700, 100).index_hash(document) != Chunker(500, 100).index_hash(document)
+    assert Chunker(700, 100).index_hash(document) == Chunker(700, 100).index_hash(document)
