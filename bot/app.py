@@ -63,6 +63,10 @@ class Chat:
         return None
 
     def submit(self, question: str, conversation_id: str) -> Job:
+        """Queue the question for the model, or answer at once where no model is needed (emergencies)."""
+        immediate = self.pipeline.immediate(question)
+        if immediate is not None:
+            return Job.finished(immediate)
         history = self.conversations.history(conversation_id)
         return self.worker.submit(partial(self.pipeline.run, question, history))
 
@@ -214,8 +218,10 @@ class ChatSession:
                     await self.send(Delta(text=event))
                 elif isinstance(event, AnswerResult):
                     self._chat.remember(conversation_id, event)
+                    # Citation verdicts are for staff and evaluation (HTTP API), not for citizens.
+                    citizen = event.model_copy(update={"sentences": []})
                     await self.send(Final(conversation_id=conversation_id,
-                                          client_message_id=message.client_message_id, answer=event))
+                                          client_message_id=message.client_message_id, answer=citizen))
         except WebSocketDisconnect:
             raise
         except Exception:

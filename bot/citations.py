@@ -1,142 +1,295 @@
-"""The citation check: every sentence shown must be supported by the source its `[n]` marker names.
+"""The citation check: nothing reaches a citizen unless the source it cites says it.
 
-A cheap deterministic check: each number in the sentence must occur in the cited passage, and most of the
-sentence's content words must too. Sentences that fail are re-attributed to a passage that supports them
-or dropped; a factual sentence without a marker is treated the same way.
+The model sees every source sentence with an id ([2.3] = source 2, sentence 3) and cites those ids. Each
+answer sentence is then checked against the source sentence(s) it cites, not against the whole passage:
+
+1. Facts (amounts, numbers, dates, times, phone numbers, e-mail addresses, URLs, § references; see facts.py)
+   must all occur in that one source sentence. "96 Euro für den zweiten Hund" cited to "96 Euro für den
+   ersten Hund und 144 Euro für jeden weiteren" passes this step ...
+2. ... but not this one: the sentence's content words (stemmed, compounds split) must be found in the source
+   sentence or its heading path. "zweiten" is not there, so the claim is not supported.
+3. Optionally, the embedding similarity of the two sentences must reach a threshold (needed where the answer
+   is in another language than the source, where words cannot be compared).
+
+A sentence that fails against what it cites is tried against every other source sentence ("fixed" when one
+supports it). If none does but the model clearly pointed at a source sentence, that sentence is shown
+verbatim instead of the model's wording ("quoted"): the citizen reads what the source says, never the model's
+variation of it. Everything else is dropped ("unsupported"); a factual sentence without any marker is
+unsupported too. Short sentences without facts ("Gern helfe ich Ihnen.") are "neutral" and kept.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
+from bot.facts import covered, facts
+from bot.facts import normalise_number as normalise_number  # re-exported for callers and tests
+from bot.sentences import Span, sentence_spans, split_sentences
+from embeddings.lexical import tokenize
 from embeddings.retrieval import Passage
 
-MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-# A sentence ends at . ! ? after two lower-case letters, a marker or a bracket, so that "z. B.", "Nr. 5"
-# and "17. März" stay whole; list lines end at the line break.
-_SENTENCE_END = re.compile(
-    r"(?:(?<=[a-zäöüß]{2}[.!?])|(?<=\][.!?])|(?<=\)[.!?])|(?<=\]))\s+(?=[A-ZÄÖÜ„\"*\-])|\s*\n+\s*")
-_WORD = re.compile(r"[A-Za-zÄÖÜäöüß][A-Za-zÄÖÜäöüß\-]+")
-_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
-_STEM = 5
+__all__ = ["CitationChecker", "CheckedSentence", "SourceSentences", "parse_markers", "render", "split_sentences",
+           "content_stems", "normalise_number"]
 
-STOPWORDS = frozenset("""
-aber alle allem allen aller alles als also am an ander andere anderen auch auf aus bei beim bin bis bist
-da dabei damit dann das dass dem den denn der des dessen die dies diese diesem diesen dieser dieses doch dort
-du durch ein eine einem einen einer eines er es etwa euch euer für gegen gibt hat hatte haben hier hin ich
-ihm ihn ihnen ihr ihre ihrem ihren ihrer im in ins ist ja jede jedem jeden jeder jedes kann kein keine
-können könnte man mehr mit muss müssen nach nicht noch nun nur ob oder ohne sehr sein seine sich sie sind so
-soll sollte sowie über um und uns unter vom von vor war waren was weil welche welcher wenn wer werden wie
-wieder wir wird wo zu zum zur zwischen bitte gerne gern dazu davon darüber hierzu außerdem zudem jedoch
-the and for are was were with that this from you your can will have has not but all any its also there
-""".split())
+log = logging.getLogger(__name__)
+
+Verdict = Literal["supported", "fixed", "quoted", "unsupported", "neutral"]
+Similarity = Callable[[str, Sequence[str]], Sequence[float]]
+"""(answer sentence, source sentences) → cosine similarities."""
+
+# [2], [2.3], [2.3, 1.1], [2,3]; the model sometimes uses round brackets for ids.
+MARKER = re.compile(r"\s*[\[(]((?:\d+(?:\.\d+)?)(?:\s*[,;]\s*\d+(?:\.\d+)?)*)[\])]")
+# Words that state a relation rather than a claim of their own: "Die Gebühr beträgt …", "Sie brauchen …".
+LIGHT_WORDS = frozenset(tokenize(
+    "kosten kostet beträgt betragen gebühr gebühren zahlen bezahlen benötigen brauchen erhalten bekommen "
+    "müssen muss können kann dürfen darf sollten möglich gibt geben liegt liegen gilt gelten beantragen "
+    "stellen vorlegen mitbringen informationen information frage antwort bitte gern gerne folgende folgendes "
+    "dafür dazu hierfür außerdem zusätzlich insgesamt jeweils etwa rund circa ca euro uhr sowie bzw "
+    "cost costs fee fees need needs pay get must can may apply please following"))
+CONTENT_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+
+
+def content_stems(text: str) -> set[str]:
+    """Stemmed content words (compound parts included), without the relation words above."""
+    return set(tokenize(text)) - LIGHT_WORDS
+
+
+@dataclass(frozen=True)
+class SourceSentence:
+    source: int
+    """1-based number of the passage, as the citizen sees it."""
+    index: int
+    """1-based number of the sentence within the passage body."""
+    span: Span
+    """Offsets into passage.text: what the widget highlights."""
+    facts: frozenset[str]
+    stems: frozenset[str]
+    context: frozenset[str]
+    """Stems of the passage's title and heading path, which every sentence of it is about."""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.source}.{self.index}"
+
+
+# Sentences that address a language model rather than a citizen. An administration page has no reason to
+# contain them; when one does (a planted injection, a compromised page), the sentence is neither shown to the
+# model nor citable, and a warning names the document.
+INJECTION = re.compile(
+    r"ignorier\w*\s.{0,40}(anweisung|regel|instruktion|vorgabe)|vergiss\s.{0,40}(anweisung|regel|quelle)|"
+    r"\b(du\s+bist|sie\s+sind)\s+(jetzt|ab\s+sofort|nun|ab\s+jetzt)\b|system\s*-?\s*(prompt|nachricht|anweisung)|"
+    r"(ignore|disregard|forget)\s.{0,40}(instruction|rule|prompt|source)|\byou\s+are\s+now\b|"
+    r"system\s+(prompt|message)|</?\s*(quelle|frage|system|source)\b|^\W*system\s*:|"
+    r"\b(antworte|answer|respond)\w*\s+(ab\s+jetzt|from\s+now\s+on|nur\s+noch|only\s+with)",
+    re.IGNORECASE)
+
+
+class SourceSentences:
+    """The sentences of the passages of one answer, numbered as in the prompt."""
+
+    def __init__(self, passages: Sequence[Passage]):
+        self.passages = list(passages)
+        self.by_source: dict[int, list[SourceSentence]] = {}
+        for number, passage in enumerate(self.passages, 1):
+            start = body_start(passage)
+            context = frozenset(content_stems(f"{passage.title} {passage.headings}"))
+            sentences = []
+            for span in sentence_spans(passage.text[start:]):
+                if INJECTION.search(span.text):
+                    log.warning("ignored an instruction-like sentence in %s: %r", passage.location, span.text[:120])
+                    continue
+                sentences.append(SourceSentence(
+                    number, len(sentences) + 1, Span(span.text, span.start + start, span.end + start),
+                    frozenset(facts(span.text)), frozenset(content_stems(span.text)), context))
+            self.by_source[number] = sentences
+
+    def get(self, source: int, index: int | None) -> list[SourceSentence]:
+        sentences = self.by_source.get(source, [])
+        if index is None:
+            return sentences
+        return [s for s in sentences if s.index == index]
+
+    def all(self) -> list[SourceSentence]:
+        return [s for sentences in self.by_source.values() for s in sentences]
+
+
+def body_start(passage: Passage) -> int:
+    """Chunks begin with their heading path on a line of its own; sentences start after it."""
+    if passage.headings and passage.text.startswith(passage.headings):
+        newline = passage.text.find("\n")
+        return newline + 1 if newline >= 0 else len(passage.text)
+    return 0
 
 
 @dataclass(frozen=True)
 class CheckedSentence:
     text: str
-    """The sentence without markers."""
+    """What is shown: the model's sentence, or for `quoted` the source sentence, without markers."""
     markers: tuple[int, ...]
     """Source numbers after the check (fixed or removed where the model cited wrongly)."""
-    verdict: str
-    """supported | fixed | unsupported | neutral (no factual claim, e.g. a greeting)"""
+    verdict: Verdict
     support: float
-    snippet: str | None
+    """Share of the sentence's content words found in the supporting source sentence."""
+    snippet: str | None = None
+    """The supporting source sentence, verbatim."""
+    span: tuple[int, int] | None = None
+    """Offsets of the snippet in the cited passage's text."""
+    original: str = ""
+    """What the model wrote (without markers)."""
+    reason: str = ""
+    """Why a sentence was not supported as written (for staff and evaluation)."""
+
+    @property
+    def shown(self) -> bool:
+        return self.verdict != "unsupported"
 
 
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
-
-
-def content_stems(text: str) -> set[str]:
-    words = (w.lower().strip("-") for w in _WORD.findall(text))
-    return {w[:_STEM] for w in words if len(w) > 2 and w not in STOPWORDS}
-
-
-def normalise_number(raw: str) -> str:
-    value = raw
-    if re.fullmatch(r"\d{1,3}(\.\d{3})+", value):  # 12.000 → 12000
-        value = value.replace(".", "")
-    value = re.sub(r"[.,]0+$", "", value)            # 37,00 → 37
-    return value.replace(",", ".")
-
-
-def _numbers(text: str) -> set[str]:
-    return {normalise_number(n) for n in _NUMBER.findall(text)}
-
-
-def _best_sentence(sentence_stems: set[str], passage: Passage) -> tuple[float, str]:
-    best = (0.0, "")
-    for candidate in split_sentences(passage.text):
-        overlap = len(sentence_stems & content_stems(candidate)) / max(1, len(sentence_stems))
-        if overlap > best[0]:
-            best = (overlap, candidate)
-    return best
-
-
-def support_of(sentence: str, passage: Passage) -> float:
-    """Share of the sentence's content words found in the passage; 0 if a number is missing there."""
-    stems = content_stems(sentence)
-    if not _numbers(sentence) <= _numbers(passage.text):
-        return 0.0
-    if not stems:
-        return 1.0
-    return len(stems & content_stems(passage.text)) / len(stems)
+Ref = tuple[int, int | None]
 
 
 def parse_markers(sentence: str, n_sources: int) -> tuple[str, tuple[int, ...]]:
-    numbers: list[int] = []
+    """Strip markers; the source numbers cited, in order ([2.3] cites source 2)."""
+    clean, refs = parse_refs(sentence, n_sources)
+    return clean, tuple(dict.fromkeys(source for source, _ in refs))
+
+
+def parse_refs(sentence: str, n_sources: int) -> tuple[str, list[Ref]]:
+    refs: list[Ref] = []
     for group in MARKER.findall(sentence):
-        for n in group.split(","):
-            value = int(n)
-            if 1 <= value <= n_sources and value not in numbers:
-                numbers.append(value)
+        for item in re.split(r"\s*[,;]\s*", group):
+            source, _, index = item.partition(".")
+            ref = (int(source), int(index) if index else None)
+            if 1 <= ref[0] <= n_sources and ref not in refs:
+                refs.append(ref)
     clean = MARKER.sub("", sentence).strip()
     clean = re.sub(r"\s+([.,!?;:])", r"\1", clean)
-    return clean, tuple(numbers)
+    return clean, refs
 
 
+@dataclass
 class CitationChecker:
-    def __init__(self, min_support: float = 0.5):
-        self.min_support = min_support
+    min_overlap: float = 0.75
+    """Share of a sentence's content words that its source sentence (with headings) must contain."""
+    min_similarity: float = 0.0
+    """Embedding similarity a sentence needs to its source sentence (0 = not used)."""
+    min_quote_overlap: float = 0.5
+    """How clearly a failed sentence must be about the sentence it cites for that to be quoted instead."""
+    similarity: Similarity | None = field(default=None, repr=False)
 
-    def check(self, answer: str, passages: list[Passage]) -> list[CheckedSentence]:
+    def check(self, answer: str, passages: Sequence[Passage], cross_language: bool = False,
+              question: str = "") -> list[CheckedSentence]:
+        sources = SourceSentences(passages)
         checked = []
         for raw in split_sentences(answer):
-            text, markers = parse_markers(raw, len(passages))
-            if not text or not re.search(r"\w", text):
-                continue
-            checked.append(self._check_sentence(text, markers, passages))
+            result = self.check_sentence(raw, sources, cross_language, question)
+            if result is not None:
+                checked.append(result)
         return checked
 
-    def _check_sentence(self, text: str, markers: tuple[int, ...], passages: list[Passage]) -> CheckedSentence:
+    def check_sentence(self, raw: str, sources: SourceSentences, cross_language: bool = False,
+                       question: str = "") -> CheckedSentence | None:
+        """`question`, when given, must share a content word with a source sentence for it to be quoted: a
+        verbatim quote that is true but beside the point is no answer."""
+        text, refs = parse_refs(raw, len(sources.passages))
+        text = text.strip()
+        # "[2.1] - Ersatzführerschein: ab ca. 35 Euro" → the list dash is layout, not content.
+        text = re.sub(r"^[-*•]\s+", "", text)
+        if not text or not CONTENT_WORD.search(text) and not facts(text):
+            return None
+        sentence_facts = facts(text)
         stems = content_stems(text)
-        if not markers and not _numbers(text) and len(stems) <= 2:
-            return CheckedSentence(text, (), "neutral", 1.0, None)
-        scores = {n: support_of(text, passages[n - 1]) for n in range(1, len(passages) + 1)}
-        cited_ok = tuple(n for n in markers if scores[n] >= self.min_support)
-        if cited_ok:
-            return self._verdict(text, cited_ok, "supported", scores, passages, stems)
-        best = max(scores, key=lambda n: scores[n], default=None)
-        if best is not None and scores[best] >= self.min_support:
-            return self._verdict(text, (best,), "fixed", scores, passages, stems)
-        top = max(scores.values(), default=0.0)
-        return CheckedSentence(text, (), "unsupported", top, None)
+        if not refs and not sentence_facts and (len(stems) <= 2 or text.endswith(":")):
+            return CheckedSentence(text, (), "neutral", 1.0, original=text)
+        if not refs:
+            best = self._best(text, sentence_facts, stems, sources.all(), cross_language)
+            return CheckedSentence(text, (), "unsupported", best[0] if best else 0.0, original=text,
+                                   reason="factual sentence without a source marker")
+
+        cited = [s for source, index in refs for s in sources.get(source, index)]
+        best = self._best(text, sentence_facts, stems, cited, cross_language)
+        if best and best[1] is not None:
+            return self._kept(text, "supported", best[0], best[1])
+        elsewhere = [s for s in sources.all() if s not in cited]
+        other = self._best(text, sentence_facts, stems, elsewhere, cross_language)
+        if other and other[1] is not None:
+            return self._kept(text, "fixed", other[0], other[1], reason="cited source did not support it")
+        quote = self._quotable(stems, cited, refs)
+        if quote is not None and question and not content_stems(question) & (quote.stems | quote.context):
+            quote = None
+        reason = self._why_not(sentence_facts, cited)
+        if quote is not None:
+            return CheckedSentence(quote.span.text.lstrip("-*• ").strip(), (quote.source,), "quoted", 1.0,
+                                   quote.span.text, (quote.span.start, quote.span.end), text, reason)
+        return CheckedSentence(text, (), "unsupported", best[0] if best else 0.0, original=text, reason=reason)
+
+    def _best(self, text: str, sentence_facts: set[str], stems: set[str], candidates: list[SourceSentence],
+              cross_language: bool) -> tuple[float, SourceSentence | None] | None:
+        """(best overlap, the best supporting candidate or None)."""
+        if not candidates:
+            return None
+        scored = []
+        for candidate in candidates:
+            available = candidate.stems | candidate.context
+            overlap = len(stems & available) / len(stems) if stems else 1.0
+            ok = covered(sentence_facts, set(candidate.facts)) and (cross_language or overlap >= self.min_overlap)
+            scored.append((overlap, ok, candidate))
+        best_overlap = max(overlap for overlap, _, _ in scored)
+        passing = [(overlap, c) for overlap, ok, c in scored if ok]
+        if passing and self.similarity is not None and (self.min_similarity > 0 or cross_language):
+            similarities = self.similarity(text, [c.span.text for _, c in passing])
+            threshold = max(self.min_similarity, 0.85 if cross_language else 0.0)
+            passing = [(s, c) for (_, c), s in zip(passing, similarities, strict=True) if s >= threshold]
+        elif cross_language:
+            passing = []  # words cannot be compared across languages and there is no embedder
+        if not passing:
+            return best_overlap, None
+        overlap, candidate = max(passing, key=lambda pair: pair[0])
+        return overlap, candidate
+
+    def _quotable(self, stems: set[str], cited: list[SourceSentence], refs: list[Ref]) -> SourceSentence | None:
+        """The source sentence the model evidently meant: cited by its id, and about the same things."""
+        best: tuple[float, SourceSentence] | None = None
+        for candidate in cited:
+            if not any(index == candidate.index for source, index in refs if source == candidate.source):
+                continue
+            mine = stems & (candidate.stems | candidate.context)
+            about = max(len(mine) / max(1, len(stems)), len(stems & candidate.stems) / max(1, len(candidate.stems)))
+            if about >= self.min_quote_overlap and (best is None or about > best[0]):
+                best = (about, candidate)
+        return best[1] if best else None
 
     @staticmethod
-    def _verdict(text: str, markers: tuple[int, ...], verdict: str, scores: dict[int, float],
-                 passages: list[Passage], stems: set[str]) -> CheckedSentence:
-        _, snippet = _best_sentence(stems, passages[markers[0] - 1])
-        return CheckedSentence(text, markers, verdict, max(scores[n] for n in markers), snippet or None)
+    def _kept(text: str, verdict: Verdict, overlap: float, source: SourceSentence, reason: str = "") -> CheckedSentence:
+        return CheckedSentence(text, (source.source,), verdict, overlap, source.span.text,
+                               (source.span.start, source.span.end), text, reason)
+
+    @staticmethod
+    def _why_not(sentence_facts: set[str], cited: list[SourceSentence]) -> str:
+        available = set().union(*(c.facts for c in cited)) if cited else set()
+        missing = sorted(f for f in sentence_facts if not covered({f}, available))
+        if missing:
+            return "not in the cited source: " + ", ".join(missing)
+        return "the cited source does not say this"
 
 
-def render(sentences: list[CheckedSentence]) -> str:
-    """The verified answer text: kept sentences with their (possibly fixed) markers."""
-    parts = []
+def render(sentences: Sequence[CheckedSentence]) -> str:
+    """The verified answer text: kept sentences with their (possibly fixed) markers; list items and quotes
+    from lists on lines of their own."""
+    parts: list[str] = []
     for s in sentences:
-        if s.verdict == "unsupported":
+        if not s.shown:
             continue
         marker = "".join(f"[{n}]" for n in s.markers)
-        parts.append(f"{s.text} {marker}".strip() if marker else s.text)
-    return " ".join(parts)
+        line = f"{s.text} {marker}".strip() if marker else s.text
+        is_item = bool(s.snippet and s.snippet.lstrip().startswith(("-", "*", "•")))
+        if is_item:
+            parts.append(("\n" if parts else "") + "- " + line)
+        elif parts and parts[-1].lstrip("\n").startswith("- "):
+            parts.append("\n" + line)
+        else:
+            parts.append((" " if parts else "") + line)
+    return "".join(parts).strip()

@@ -1,5 +1,10 @@
-"""The answer pipeline: question → (rewrite) → retrieval → gate → prompt → streamed generation → citation
-check → result. Synchronous on purpose: it runs in the single generation worker (see worker.py)."""
+"""The answer pipeline: question → (rewrite) → retrieval → gate → prompt → generation → citation check →
+delivery. Synchronous on purpose: it runs in the single generation worker (see worker.py).
+
+Streaming and checking: the model's output is never shown as it is written. Each sentence is checked as
+soon as it is complete, and only what passed (supported, fixed or replaced by the quoted source sentence) is
+streamed, so a citizen never looks at an unverified claim. The final message repeats the whole checked text.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot import messages
-from bot.citations import CheckedSentence, CitationChecker, content_stems, render
+from bot.citations import CheckedSentence, CitationChecker, SourceSentences, content_stems, render
+from bot.emergency import emergency_message, is_emergency
 from bot.handoff import wants_human
 from bot.language import LanguageDetector
 from bot.llm import ChatModel, complete
 from bot.prompts import NO_ANSWER_TOKEN, answer_messages, rewrite_messages
 from bot.protocol import AnswerResult, Citation, Outcome, SentenceVerdict
+from bot.sentences import split_sentences
 from embeddings.retrieval import Passage, Retriever
 
 Turn = tuple[str, str]
@@ -39,26 +46,32 @@ class AnswerPipeline:
         self._detector = detector
         self._options = options
 
+    def immediate(self, question: str) -> AnswerResult | None:
+        """Answers that need no model and must not wait in the queue: emergencies and requests for a person."""
+        question = question.strip()
+        language = self._detector.detect(question)
+        if is_emergency(question):
+            return self._result(emergency_message(language), "emergency", question, question, language)
+        if wants_human(question):
+            return self._result(messages.text("handoff", language, contact=self._options.contact), "handoff",
+                                question, question, language)
+        return None
+
     def run(self, question: str, history: list[Turn] | None = None,
             cancel: threading.Event | None = None) -> Iterator[str | AnswerResult]:
-        """Yield provisional text deltas, then exactly one AnswerResult (unless cancelled)."""
+        """Yield verified text deltas, then exactly one AnswerResult (unless cancelled)."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         question = question.strip()
+        if (fixed := self.immediate(question)) is not None:
+            yield fixed
+            return
         language = self._detector.detect(question)
 
         def result(text: str, outcome: Outcome, standalone: str, citations: list[Citation] | None = None,
                    sentences: list[CheckedSentence] | None = None) -> AnswerResult:
             timings["total"] = time.perf_counter() - started
-            return AnswerResult(
-                text=text, outcome=outcome, citations=citations or [], language=language, question=question,
-                standalone_question=standalone, timings={k: round(v, 4) for k, v in timings.items()},
-                sentences=[SentenceVerdict(text=s.text, markers=list(s.markers), verdict=s.verdict,  # type: ignore[arg-type]
-                                           support=round(s.support, 3)) for s in sentences or []])
-
-        if wants_human(question):
-            yield result(messages.text("handoff", language, contact=self._options.contact), "handoff", question)
-            return
+            return self._result(text, outcome, question, standalone, language, citations, sentences, timings)
 
         standalone = self._standalone(question, history or [])
         timings["rewrite"] = time.perf_counter() - started
@@ -68,19 +81,29 @@ class AnswerPipeline:
             yield result(messages.text("no_answer", language), "no_answer", standalone)
             return
 
+        sources = SourceSentences(passages)
+        cross_language = language != "de"
+        checked: list[CheckedSentence] = []
+        shown = ""
         raw = ""
-        held = ""
-        for piece in self._model.stream(answer_messages(standalone, passages, language),
+        done = 0  # characters of `raw` whose sentences are checked
+        for piece in self._model.stream(answer_messages(standalone, sources, language),
                                         self._options.max_tokens, cancel=cancel):
             if "first_token" not in timings:
                 timings["first_token"] = time.perf_counter() - started
             raw += piece
-            held += piece
-            # Hold back text that may still become the no-answer token, so it never shows.
-            if NO_ANSWER_TOKEN.startswith(held.strip()) or NO_ANSWER_TOKEN in raw:
+            if NO_ANSWER_TOKEN in raw or NO_ANSWER_TOKEN.startswith(raw.strip()):
                 continue
-            yield held
-            held = ""
+            # Everything before the last sentence start is complete; the last sentence may still grow.
+            complete = _complete_prefix(raw, done)
+            if complete > done:
+                checked += self._check(raw[done:complete], sources, cross_language, standalone)
+                done = complete
+                text = render(checked)
+                if len(text) > len(shown):
+                    timings.setdefault("first_verified", time.perf_counter() - started)
+                    yield text[len(shown):]
+                    shown = text
         if cancel is not None and cancel.is_set():
             return
         timings["generation"] = time.perf_counter() - started - timings["rewrite"] - timings["retrieval"]
@@ -88,11 +111,45 @@ class AnswerPipeline:
         if NO_ANSWER_TOKEN in raw:
             yield result(messages.text("no_answer", language), "no_answer", standalone)
             return
-        checked = self._checker.check(raw, passages)
-        if not any(s.verdict in ("supported", "fixed") for s in checked):
+        checked += self._check(raw[done:], sources, cross_language, standalone)
+        if not any(s.verdict in ("supported", "fixed", "quoted") for s in checked) \
+                or not self._on_topic(standalone, checked, passages, cross_language):
             yield result(messages.text("no_answer", language), "no_answer", standalone, sentences=checked)
             return
-        yield result(render(checked), "answered", standalone, self._citations(checked, passages), checked)
+        text = render(checked)
+        if len(text) > len(shown):
+            yield text[len(shown):]
+        yield result(text, "answered", standalone, self._citations(checked, passages), checked)
+
+    def _check(self, text: str, sources: SourceSentences, cross_language: bool,
+               question: str) -> list[CheckedSentence]:
+        results = (self._checker.check_sentence(raw, sources, cross_language, question)
+                   for raw in split_sentences(text))
+        return [r for r in results if r is not None]
+
+    @staticmethod
+    def _on_topic(question: str, checked: list[CheckedSentence], passages: list[Passage],
+                  cross_language: bool) -> bool:
+        """A verified answer must still be about the question: true sentences beside the point (a small model
+        answering "Rezept für Apfelkuchen" from the ID-card page) are no answer. Across languages the words
+        cannot be compared; the embedding check on each sentence has to do."""
+        if cross_language:
+            return True
+        shown = [s for s in checked if s.verdict in ("supported", "fixed", "quoted")]
+        about = content_stems(" ".join(s.text for s in shown))
+        for number in {n for s in shown for n in s.markers}:
+            about |= content_stems(f"{passages[number - 1].title} {passages[number - 1].headings}")
+        return bool(content_stems(question) & about)
+
+    def _result(self, text: str, outcome: Outcome, question: str, standalone: str, language: str,
+                citations: list[Citation] | None = None, sentences: list[CheckedSentence] | None = None,
+                timings: dict[str, float] | None = None) -> AnswerResult:
+        return AnswerResult(
+            text=text, outcome=outcome, citations=citations or [], language=language, question=question,
+            standalone_question=standalone, timings={k: round(v, 4) for k, v in (timings or {}).items()},
+            sentences=[SentenceVerdict(text=s.text, markers=list(s.markers), verdict=s.verdict,
+                                       support=round(s.support, 3), original=s.original, reason=s.reason,
+                                       snippet=s.snippet) for s in sentences or []])
 
     def _standalone(self, question: str, history: list[Turn]) -> str:
         """Rewrite a follow-up ("Und was kostet das?") into a question retrieval can answer alone."""
@@ -113,12 +170,27 @@ class AnswerPipeline:
     def _citations(checked: list[CheckedSentence], passages: list[Passage]) -> list[Citation]:
         citations: dict[int, Citation] = {}
         for sentence in checked:
-            if sentence.verdict not in ("supported", "fixed"):
+            if not sentence.shown or not sentence.markers:
                 continue
-            for number in sentence.markers:
-                if number in citations:
-                    continue
-                p = passages[number - 1]
-                citations[number] = Citation(number=number, title=p.title, url=p.url, location=p.location,
-                                             snippet=sentence.snippet or p.text[:300], source_id=p.source_id)
+            number = sentence.markers[0]
+            p = passages[number - 1]
+            citation = citations.setdefault(number, Citation(
+                number=number, title=p.title, url=p.url, location=p.location, source_id=p.source_id,
+                snippet=sentence.snippet or p.text[:300], passage=p.text, spans=[]))
+            if sentence.span and list(sentence.span) not in citation.spans:
+                citation.spans.append(list(sentence.span))
         return [citations[n] for n in sorted(citations)]
+
+
+def _complete_prefix(raw: str, done: int) -> int:
+    """End of the last complete sentence in raw (>= done): a sentence is complete once the next has begun."""
+    last_newline = raw.rfind("\n")
+    end = done
+    if last_newline >= done:
+        end = last_newline + 1
+    sentences = split_sentences(raw[end:])
+    if len(sentences) >= 2:
+        start_of_last = raw.rfind(sentences[-1])
+        if start_of_last > end:
+            end = start_of_last
+    return end

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 PROTOCOL_VERSION = 1
 
-Outcome = Literal["answered", "no_answer", "handoff"]
+Outcome = Literal["answered", "no_answer", "handoff", "emergency"]
 
 
 class _Message(BaseModel):
@@ -47,15 +47,24 @@ class Citation(BaseModel):
     location: str
     """The URL, or the source path where there is no URL."""
     snippet: str
-    """The source sentence that supports the cited claim, for highlighting."""
+    """The source sentence that supports the (first) cited claim, verbatim."""
     source_id: str
+    passage: str = ""
+    """The retrieved passage the number stands for."""
+    spans: list[list[int]] = []
+    """[start, end) offsets in `passage` of every sentence that supports a claim citing it: for highlighting."""
 
 
 class SentenceVerdict(BaseModel):
     text: str
+    """As shown (for `quoted`: the source sentence that replaced the model's wording)."""
     markers: list[int]
-    verdict: Literal["supported", "fixed", "unsupported", "neutral"]
+    verdict: Literal["supported", "fixed", "quoted", "unsupported", "neutral"]
     support: float
+    original: str = ""
+    """What the model wrote."""
+    reason: str = ""
+    snippet: str | None = None
 
 
 class AnswerResult(BaseModel):
@@ -66,7 +75,8 @@ class AnswerResult(BaseModel):
     question: str
     standalone_question: str
     sentences: list[SentenceVerdict] = []
-    """Per-sentence verdicts of the citation check (for staff and evaluation)."""
+    """Per-sentence verdicts of the citation check: in the HTTP API for staff and evaluation, never sent to
+    citizens over the WebSocket."""
     timings: dict[str, float] = {}
 
 
@@ -92,7 +102,8 @@ class Started(_Message):
 class Delta(_Message):
     type: Literal["delta"] = "delta"
     text: str
-    """Provisional text as the model writes it; replaced by `final.answer.text`, which is checked."""
+    """Checked text, appended sentence by sentence as each passes the citation check. `final.answer.text`
+    repeats the whole answer and is what to keep."""
 
 
 class Final(_Message):

@@ -67,5 +67,17 @@ def build_pipeline(settings: Settings, index: Index, model: ChatModel | None = N
     options = PipelineOptions(top_k=settings.top_k, min_relevance=settings.min_relevance,
                               max_tokens=settings.llm_max_tokens, max_history_turns=settings.max_history_turns,
                               contact=contact_line(settings))
-    return AnswerPipeline(index.retriever(settings), model or make_chat_model(settings), CitationChecker(),
+    checker = CitationChecker(settings.check_min_overlap, settings.check_min_similarity,
+                              settings.check_min_quote_overlap, similarity=embedding_similarity(index.embedder))
+    return AnswerPipeline(index.retriever(settings), model or make_chat_model(settings), checker,
                           LanguageDetector(), options)
+
+
+def embedding_similarity(embedder: Embedder):
+    """Cosine similarity of a sentence to candidate source sentences, with the index's own embedder."""
+
+    def similarity(sentence: str, candidates: list[str]) -> list[float]:
+        vectors = embedder.embed_passages([sentence, *candidates])
+        return [float(v) for v in vectors[1:] @ vectors[0]]
+
+    return similarity

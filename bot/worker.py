@@ -38,6 +38,15 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     events: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
 
+    @classmethod
+    def finished(cls, *events: Any) -> Job:
+        """A job that needs no worker: its events are there at once."""
+        job = cls(lambda cancel: iter(()), asyncio.get_running_loop())
+        for event in events:
+            job.events.put_nowait(event)
+        job.events.put_nowait(_Done())
+        return job
+
     def push(self, event: Any) -> None:
         self.loop.call_soon_threadsafe(self.events.put_nowait, event)
 

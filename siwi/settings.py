@@ -74,6 +74,16 @@ class Settings(BaseSettings):
         "Cosine similarity below which the best passage counts as not relevant: no generation, "
         "outcome no_answer. Calibrated for multilingual-e5-small; other models need their own value."))
 
+    # --- citation check (bot/citations.py) --------------------------------------------------------------
+    check_min_overlap: float = Field(0.75, ge=0.0, le=1.0, description=(
+        "Share of an answer sentence's content words its cited source sentence must contain."))
+    check_min_similarity: float = Field(0.0, ge=0.0, le=1.0, description=(
+        "Embedding similarity an answer sentence needs to its source sentence; 0 = only the word check "
+        "(answers in another language than the sources always need 0.85)."))
+    check_min_quote_overlap: float = Field(0.5, ge=0.0, le=1.0, description=(
+        "How clearly a failed sentence must be about the source sentence it cites for SiWi to quote that "
+        "source sentence instead."))
+
     # --- chat service --------------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
