@@ -21,7 +21,8 @@ SAMPLE = DEFAULT_SOURCES_FILE.parent / "sample"
 @pytest.fixture(scope="module")
 def sample_data(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("sample")
-    result = siwi(["ingest", "--if-empty"], SIWI_DATA_DIR=str(data))
+    # About 700 chunks: minutes on two busy cores.
+    result = siwi(["ingest", "--if-empty"], timeout=1800, SIWI_DATA_DIR=str(data))
     assert result.returncode == 0, result.stderr
     services = len(list((SAMPLE / "services").glob("*.yaml")))
     assert services >= 40
@@ -31,7 +32,7 @@ def sample_data(tmp_path_factory) -> Path:
 
 
 def ask(data: Path, question: str) -> dict:
-    result = siwi(["ask", "--json", question], SIWI_DATA_DIR=str(data), SIWI_LLM_MODEL=DEFAULT_MODEL)
+    result = siwi(["ask", "--json", question], timeout=900, SIWI_DATA_DIR=str(data), SIWI_LLM_MODEL=DEFAULT_MODEL)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

@@ -15,10 +15,10 @@ from tests.conftest import FIXTURES, MODELS_DIR, SMALL_MODEL, model_file
 SIWI = [sys.executable, "-m", "siwi.cli"]
 
 
-def siwi(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+def siwi(args: list[str], timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SIWI_")}
     environment.update({"SIWI_MODELS_DIR": str(MODELS_DIR), "SIWI_LLM_MODEL": SMALL_MODEL, **env})
-    return subprocess.run(SIWI + args, capture_output=True, text=True, env=environment, timeout=300)
+    return subprocess.run(SIWI + args, capture_output=True, text=True, env=environment, timeout=timeout)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:

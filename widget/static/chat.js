@@ -1,5 +1,5 @@
-// Minimal chat client for protocol v1 (docs/protocol.md). Deltas are provisional: they are shown greyed
-// and replaced by the checked final text. Everything is inserted as text, never as HTML.
+// Minimal chat client for protocol v1 (docs/protocol.md). Deltas are checked sentences, appended as they
+// arrive; the final message repeats the whole answer. Everything is inserted as text, never as HTML.
 (() => {
   const log = document.getElementById("log");
   const form = document.getElementById("form");
@@ -36,10 +36,11 @@
     } else if (msg.type === "queued") {
       status.textContent = `Sie sind an Position ${msg.position}. Bitte einen Moment Geduld.`;
     } else if (msg.type === "started") {
-      status.textContent = "SiWi schreibt …";
-      current = item("bot provisional", "");
+      status.textContent = "SiWi sucht in den Quellen und prüft die Antwort …";
+      current = item("bot", "");
     } else if (msg.type === "delta" && current) {
       current.querySelector(".text").textContent += msg.text;
+      status.textContent = "SiWi prüft weitere Sätze …";
     } else if (msg.type === "final") {
       const li = current || item("bot", "");
       li.className = "bot";
