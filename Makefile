@@ -47,6 +47,8 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python bench/answer_latency.py
+	$(BIN)/python bench/boilerplate.py
+	$(BIN)/python bench/retrieval.py
 
 lint: setup
 	$(BIN)/ruff check .

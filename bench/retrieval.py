@@ -5,7 +5,7 @@ bench/.cache/, incremental: the second run does no embedding work), then asks th
 retrieval_questions.jsonl that name the statute answering them. A statute counts as found at rank r when
 one of its chunks is the r-th distinct statute in the ranking.
 
-    .venv/bin/python bench/retrieval.py [--corpus ../shared/corpus/bw-landkreise] [--limit N]
+    .venv/bin/python bench/retrieval.py [--corpus ../shared/corpus/bw-landkreise] [--scope SUBDIR] [--limit N]
 
 Prints recall@1/@5/@10 (share of questions whose statute is among the first k), MRR@10, and the median
 query time of each mode.
@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus" / "bw-landkreise")
     parser.add_argument("--data-dir", type=Path, default=REPO / "bench" / ".cache" / "bw-landkreise")
     parser.add_argument("--limit", type=int, default=None, help="Only the first N questions.")
+    parser.add_argument("--scope", default="", help="Index only this folder below documents/, e.g. "
+                        "regelungsrahmen/Laender_und_Kommunen/bw/Lkr_GP (the district all questions are about).")
     args = parser.parse_args()
     if not (args.corpus / "documents").is_dir():
         sys.exit(f"{args.corpus}/documents not found: this benchmark needs ../shared beside the repository")
@@ -80,8 +82,8 @@ def main() -> None:
     settings = Settings(data_dir=args.data_dir)
     index = build_index(settings)
     started = time.perf_counter()
-    report = index.ingestor(settings).ingest_source(FileSource([args.corpus / "documents"], name="bw-landkreise"),
-                                                   prune=True)
+    documents = args.corpus / "documents" / args.scope
+    report = index.ingestor(settings).ingest_source(FileSource([documents], name="bw-landkreise"), prune=True)
     print(f"index: {index.store.count()} chunks from {len(report.added) + len(report.updated) + len(report.unchanged)}"
           f" statutes ({report.summary()}) in {time.perf_counter() - started:.0f} s; "
           f"embedder {index.embedder.name}, chunk size {settings.chunk_size}")
@@ -91,6 +93,8 @@ def main() -> None:
     print(f"BM25 index built in {time.perf_counter() - started:.1f} s")
 
     questions = load_questions(args.corpus, args.limit)
+    indexed = set(index.store.source_hashes())
+    questions = [(q, expected) for q, expected in questions if expected & indexed]
     results = {mode: evaluate(retriever, questions, mode) for mode in MODES}
     columns = list(results["vector"])
     print(f"\n{len(questions)} questions with a resolved statute\n")
