@@ -219,7 +219,7 @@ class ChatSession:
                 elif isinstance(event, AnswerResult):
                     self._chat.remember(conversation_id, event)
                     # Citation verdicts are for staff and evaluation (HTTP API), not for citizens.
-                    citizen = event.model_copy(update={"sentences": []})
+                    citizen = event.model_copy(update={"sentences": [], "retrieved": []})
                     await self.send(Final(conversation_id=conversation_id,
                                           client_message_id=message.client_message_id, answer=citizen))
         except WebSocketDisconnect:

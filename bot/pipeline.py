@@ -20,7 +20,7 @@ from bot.handoff import wants_human
 from bot.language import LanguageDetector
 from bot.llm import ChatModel, complete
 from bot.prompts import NO_ANSWER_TOKEN, answer_messages, rewrite_messages
-from bot.protocol import AnswerResult, Citation, Outcome, SentenceVerdict
+from bot.protocol import AnswerResult, Citation, Outcome, RetrievedSource, SentenceVerdict
 from bot.sentences import split_sentences
 from embeddings.retrieval import Passage, Retriever
 
@@ -68,15 +68,21 @@ class AnswerPipeline:
             return
         language = self._detector.detect(question)
 
+        retrieved: list[RetrievedSource] = []
+
         def result(text: str, outcome: Outcome, standalone: str, citations: list[Citation] | None = None,
                    sentences: list[CheckedSentence] | None = None) -> AnswerResult:
             timings["total"] = time.perf_counter() - started
-            return self._result(text, outcome, question, standalone, language, citations, sentences, timings)
+            answer = self._result(text, outcome, question, standalone, language, citations, sentences, timings)
+            answer.retrieved = retrieved
+            return answer
 
         standalone = self._standalone(question, history or [])
         timings["rewrite"] = time.perf_counter() - started
         passages = self._retriever.retrieve(standalone, self._options.top_k)
         timings["retrieval"] = time.perf_counter() - started - timings["rewrite"]
+        retrieved.extend(RetrievedSource(rank=n, source_id=p.source_id, title=p.title, url=p.url,
+                                         similarity=round(p.similarity, 4)) for n, p in enumerate(passages, 1))
         if not passages or passages[0].similarity < self._options.min_relevance:
             yield result(messages.text("no_answer", language), "no_answer", standalone)
             return

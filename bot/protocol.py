@@ -67,6 +67,14 @@ class SentenceVerdict(BaseModel):
     snippet: str | None = None
 
 
+class RetrievedSource(BaseModel):
+    rank: int
+    source_id: str
+    title: str
+    url: str | None
+    similarity: float
+
+
 class AnswerResult(BaseModel):
     text: str
     outcome: Outcome
@@ -77,6 +85,8 @@ class AnswerResult(BaseModel):
     sentences: list[SentenceVerdict] = []
     """Per-sentence verdicts of the citation check: in the HTTP API for staff and evaluation, never sent to
     citizens over the WebSocket."""
+    retrieved: list[RetrievedSource] = []
+    """The passages retrieval ranked for the question (HTTP API only, like `sentences`)."""
     timings: dict[str, float] = {}
 
 

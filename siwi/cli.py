@@ -17,6 +17,8 @@ app = typer.Typer(help=__doc__ + "\n\nSettings come from SIWI_* environment vari
                   "see the README.", no_args_is_help=True, pretty_exceptions_enable=False)
 models_app = typer.Typer(help="Packaged GGUF language models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+eval_app = typer.Typer(help="Answer-quality evaluation with test sets (eval/README.md).", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 console = Console()
 err = Console(stderr=True)
@@ -229,6 +231,84 @@ def models_install(
         except ModelFileError as exc:
             raise fail(str(exc)) from None
         console.print(f"{name}: {path}", highlight=False)
+
+
+@eval_app.command("run")
+def eval_run(
+    ctx: typer.Context,
+    sets: Annotated[list[Path], typer.Argument(help="Test sets (YAML or JSON lines).")],
+    server: Annotated[str | None, typer.Option(help="Evaluate a running SiWi at this URL instead of "
+                                               "the in-process pipeline.")] = None,
+    report: Annotated[Path, typer.Option(help="Directory for results and reports; a rerun resumes.")] = Path(
+        "eval-out"),
+    fail_under: Annotated[list[str] | None, typer.Option(
+        help="METRIC=VALUE: exit 1 when the metric misses it (repeatable).")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="Parallel cases (only with --server).")] = 1,
+) -> None:
+    """Run test sets and write report.json, report.md and report.html."""
+    from eval.cases import CaseFileError, load_cases
+    from eval.report import build_report, gate, write_reports
+    from eval.runner import Run, in_process, over_http
+
+    settings: Settings = ctx.obj
+    thresholds: dict[str, float] = {}
+    for item in fail_under or []:
+        name, _, value = item.partition("=")
+        try:
+            thresholds[name.strip()] = float(value)
+        except ValueError:
+            raise fail(f"--fail-under expects METRIC=VALUE, got {item!r}") from None
+    cases = []
+    try:
+        for path in sets:
+            cases += load_cases(path)
+    except CaseFileError as exc:
+        raise fail(str(exc)) from None
+    if len({c.id for c in cases}) != len(cases):
+        raise fail("case ids must be unique across the given sets")
+    if server:
+        ask = over_http(server)
+    else:
+        _, pipeline = _pipeline(settings)
+        ask = in_process(pipeline)
+        jobs = 1  # one model in this process answers one question at a time
+    run = Run(report)
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[current]}", style="dim"), console=err, transient=True,
+                  disable=not err.is_terminal) as progress:
+        task = progress.add_task("Evaluating", total=len(cases), completed=len(set(run.done()) & {c.id for c in cases}),
+                                 current="")
+        results = run.execute(cases, ask, jobs, lambda r: progress.update(task, advance=1, current=r.id))
+    described = {"llm_model": server or settings.llm_model, "embedding": settings.embedding_backend,
+                 "retrieval_mode": settings.retrieval_mode, "top_k": settings.top_k,
+                 "min_relevance": settings.min_relevance, "temperature": settings.llm_temperature,
+                 "seed": settings.llm_seed}
+    built = build_report(results, [str(p) for p in sets], described)
+    for path in write_reports(built, report):
+        console.print(f"wrote {path}", highlight=False)
+    console.print((report / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False)
+    failures = gate(built, thresholds)
+    for line in failures:
+        err.print(f"[bold red]below threshold:[/] {line}", highlight=False)
+    if failures:
+        raise typer.Exit(1)
+
+
+@eval_app.command("compare")
+def eval_compare(
+    before: Annotated[Path, typer.Argument(help="report.json of the earlier run.")],
+    after: Annotated[Path, typer.Argument(help="report.json of the later run.")],
+) -> None:
+    """Print metric deltas and the cases that flipped between two runs."""
+    import json
+
+    from eval.report import compare
+
+    try:
+        reports = [json.loads(p.read_text(encoding="utf-8")) for p in (before, after)]
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read a report: {exc}") from None
+    print(compare(*reports), end="")
 
 
 if __name__ == "__main__":  # pragma: no cover

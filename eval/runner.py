@@ -1,0 +1,154 @@
+"""Run test cases through SiWi and record what happened, case by case.
+
+Two targets behind one function type: the in-process pipeline (what `siwi ask` runs) or a running SiWi
+server over its public HTTP API. Results are appended to `results.jsonl` as each case finishes, so an
+interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel
+
+from bot.protocol import AnswerResult
+from eval.cases import EvalCase
+from eval.matching import contains_fact
+
+Ask = Callable[[EvalCase], AnswerResult]
+"""Answer a case's question (after its history); raises on failure."""
+
+
+class CaseResult(BaseModel):
+    id: str
+    question: str
+    expect: str
+    tags: list[str]
+    language_expected: str
+    outcome: str | None = None
+    text: str = ""
+    language: str | None = None
+    citations: list[dict] = []
+    retrieved: list[dict] = []
+    sentences: list[dict] = []
+    facts: dict[str, bool] = {}
+    forbidden_found: list[str] = []
+    expected_sources: list[str] = []
+    first_token_s: float | None = None
+    total_s: float | None = None
+    error: str | None = None
+
+
+def evaluate_case(case: EvalCase, ask: Ask) -> CaseResult:
+    result = CaseResult(id=case.id, question=case.question, expect=case.expect, tags=case.tags,
+                        language_expected=case.language, expected_sources=case.expected_sources)
+    started = time.perf_counter()
+    try:
+        answer = ask(case)
+    except Exception as exc:  # one broken case must not end the run; it is recorded and counted
+        result.error = f"{type(exc).__name__}: {exc}"
+        result.total_s = time.perf_counter() - started
+        return result
+    result.outcome = answer.outcome
+    result.text = answer.text
+    result.language = answer.language
+    result.citations = [c.model_dump(exclude={"passage"}) for c in answer.citations]
+    result.retrieved = [r.model_dump() for r in answer.retrieved]
+    result.sentences = [s.model_dump() for s in answer.sentences]
+    result.facts = {fact: contains_fact(answer.text, fact) for fact in case.expected_facts}
+    result.forbidden_found = [fact for fact in case.forbidden_facts if contains_fact(answer.text, fact)]
+    result.first_token_s = answer.timings.get("first_verified") or answer.timings.get("first_token")
+    result.total_s = answer.timings.get("total", time.perf_counter() - started)
+    return result
+
+
+def in_process(pipeline) -> Ask:
+    """The pipeline of this process; earlier turns without a given answer are asked first."""
+
+    def ask(case: EvalCase) -> AnswerResult:
+        history: list[tuple[str, str]] = []
+        for turn in case.history:
+            answer = turn.answer or _final(pipeline.run(turn.question, history)).text
+            history.append((turn.question, answer))
+        return _final(pipeline.run(case.question, history))
+
+    return ask
+
+
+def _final(events: Iterable[object]) -> AnswerResult:
+    final = None
+    for event in events:
+        if isinstance(event, AnswerResult):
+            final = event
+    if final is None:
+        raise RuntimeError("the pipeline produced no answer")
+    return final
+
+
+def over_http(base_url: str, timeout: float = 900.0) -> Ask:
+    """A running SiWi server: the history is replayed in one conversation through POST /api/ask."""
+    client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+
+    def ask(case: EvalCase) -> AnswerResult:
+        conversation: str | None = None
+        for turn in case.history:
+            body = client.post("/api/ask", json={"question": turn.question, "conversation_id": conversation})
+            body.raise_for_status()
+            conversation = body.json()["conversation_id"]
+        response = client.post("/api/ask", json={"question": case.question, "conversation_id": conversation})
+        response.raise_for_status()
+        return AnswerResult.model_validate(response.json()["answer"])
+
+    return ask
+
+
+@dataclass
+class Run:
+    """One evaluation run writing to `directory/results.jsonl`; finished cases are not run again."""
+
+    directory: Path
+
+    @property
+    def results_file(self) -> Path:
+        return self.directory / "results.jsonl"
+
+    def done(self) -> dict[str, CaseResult]:
+        if not self.results_file.exists():
+            return {}
+        results = {}
+        for line in self.results_file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                try:
+                    result = CaseResult.model_validate_json(line)
+                except ValueError:
+                    continue  # a line cut off by an interruption: that case runs again
+                results[result.id] = result
+        return results
+
+    def execute(self, cases: list[EvalCase], ask: Ask, jobs: int = 1,
+                progress: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        finished = self.done()
+        todo = [case for case in cases if case.id not in finished]
+        with self.results_file.open("a", encoding="utf-8") as out:
+            def record(result: CaseResult) -> None:
+                out.write(json.dumps(result.model_dump(), ensure_ascii=False) + "\n")
+                out.flush()
+                finished[result.id] = result
+                if progress:
+                    progress(result)
+
+            if jobs <= 1:
+                for case in todo:
+                    record(evaluate_case(case, ask))
+            else:
+                with ThreadPoolExecutor(max_workers=jobs) as pool:
+                    for result in pool.map(lambda c: evaluate_case(c, ask), todo):
+                        record(result)
+        return [finished[case.id] for case in cases if case.id in finished]

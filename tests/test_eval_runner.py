@@ -1,0 +1,114 @@
+"""`siwi eval`: cases through the real pipeline (small model, real store) in-process and over HTTP,
+metrics, resumable runs, the three reports, comparisons and the threshold gate."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot.app import create_app
+from bot.services import build_index, build_pipeline
+from eval.cases import load_cases
+from eval.report import build_report, compare, gate, write_reports
+from eval.runner import Run, in_process, over_http
+from siwi.settings import Settings
+from tests.conftest import FIXTURES, MODELS_DIR, SMALL_MODEL, LiveServer
+
+SET = textwrap.dedent("""\
+    - id: ausweis
+      question: Was kostet der Personalausweis für Personen ab 24 Jahren?
+      expected_facts: ["37 Euro"]
+      expected_sources: [personalausweis]
+      tags: [kosten]
+    - id: apfelkuchen
+      question: Haben Sie ein Rezept für Apfelkuchen?
+      expect: no_answer
+    - id: person
+      question: Kann ich bitte mit einem Menschen sprechen?
+      expect: handoff
+    - id: folgefrage
+      question: Und wie lange ist er gültig?
+      history: [{question: "Was kostet der Personalausweis?"}]
+      tags: [folgefrage]
+    """)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, embedder, small_model):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), models_dir=MODELS_DIR, llm_model=SMALL_MODEL,
+                        llm_max_tokens=80)
+    index = build_index(settings, embedder)
+    index.ingestor(settings).ingest([FIXTURES / "kb"])
+    path = tmp_path_factory.mktemp("sets") / "set.yaml"
+    path.write_text(SET, encoding="utf-8")
+    return settings, build_pipeline(settings, index, small_model), load_cases(path)
+
+
+def test_in_process_run_reports_and_resumes(setup, tmp_path):
+    settings, pipeline, cases = setup
+    run = Run(tmp_path / "out")
+    results = run.execute(cases, in_process(pipeline))
+    by_id = {r.id: r for r in results}
+    assert by_id["ausweis"].outcome == "answered" and by_id["ausweis"].facts == {"37 Euro": True}
+    assert by_id["ausweis"].retrieved and by_id["ausweis"].sentences
+    assert by_id["apfelkuchen"].outcome == "no_answer" and by_id["person"].outcome == "handoff"
+    assert all(r.error is None for r in results)
+
+    # Interrupted after two cases: the rerun only runs what is missing.
+    lines = run.results_file.read_text().splitlines()
+    run.results_file.write_text("\n".join(lines[:2]) + "\n" + lines[2][:30])  # plus a half-written line
+    ran = []
+    again = Run(tmp_path / "out").execute(cases, in_process(pipeline), progress=lambda r: ran.append(r.id))
+    assert sorted(ran) == sorted(c.id for c in cases[2:]) and len(again) == len(cases)
+
+    report = build_report(again, ["set.yaml"], {"llm_model": SMALL_MODEL})
+    m = report["metrics"]
+    assert m["cases"] == 4 and m["errors"] == 0
+    assert m["handoff_recall"] == 1.0 and m["no_answer_recall"] == 1.0
+    assert m["citation_accuracy"] == 1.0 and m["retrieval_recall@k"] == 1.0
+    assert 0 <= m["answer_accuracy"] <= 1 and "kosten" in report["by_tag"]
+    paths = write_reports(report, tmp_path / "out")
+    assert [p.name for p in paths] == ["report.json", "report.md", "report.html"]
+    page = paths[2].read_text()
+    assert "<script" not in page and all(f"<code>{c.id}</code>" in page for c in cases)
+    assert "answer_accuracy" in paths[1].read_text()
+    assert json.loads(paths[0].read_text())["metrics"] == json.loads(json.dumps(m))
+
+
+def test_gate_and_compare(setup, tmp_path):
+    _, pipeline, cases = setup
+    results = Run(tmp_path / "a").execute(cases[:3], in_process(pipeline))
+    before = build_report(results, ["set"], {})
+    assert gate(before, {"handoff_recall": 1.0}) == []
+    assert gate(before, {"answer_accuracy": 1.01}) and gate(before, {"nonsense": 1})
+    after = json.loads(json.dumps(before))
+    after["cases"][0]["correct"] = not after["cases"][0]["correct"]
+    after["metrics"]["answer_accuracy"] = (before["metrics"]["answer_accuracy"] or 0) + 0.1
+    text = compare(before, after)
+    assert "answer_accuracy" in text and "+0.100" in text and f"`{cases[0].id}`" in text
+
+
+def test_run_against_a_server_over_http(setup, tmp_path):
+    settings, pipeline, cases = setup
+    with LiveServer(create_app(settings, pipeline_index(pipeline, settings), pipeline)) as live:
+        results = Run(tmp_path / "http").execute([cases[0], cases[2], cases[3]], over_http(live.http), jobs=2)
+    assert [r.outcome for r in results] == ["answered", "handoff", results[2].outcome]
+    assert results[0].facts == {"37 Euro": True} and results[0].sentences  # the API carries verdicts
+    assert results[2].error is None
+
+
+def test_unreachable_server_is_recorded_as_an_error(setup, tmp_path):
+    _, _, cases = setup
+    from tests.conftest import free_port
+
+    [result] = Run(tmp_path / "dead").execute(cases[:1], over_http(f"http://127.0.0.1:{free_port()}", timeout=2))
+    assert result.error and "Connect" in result.error
+    assert build_report([result], ["s"], {})["metrics"]["errors"] == 1
+
+
+def pipeline_index(pipeline, settings):
+    """The index behind a pipeline's retriever, for the app's /ready endpoint."""
+    return build_index(settings, pipeline._retriever._embedder)
