@@ -49,13 +49,17 @@ LIGHT_WORDS = frozenset(tokenize(
     "müssen muss können kann dürfen darf sollten möglich gibt geben liegt liegen gilt gelten beantragen "
     "stellen vorlegen mitbringen informationen information frage antwort bitte gern gerne folgende folgendes "
     "dafür dazu hierfür außerdem zusätzlich insgesamt jeweils etwa rund circa ca euro uhr sowie bzw "
-    "cost costs fee fees need needs pay get must can may apply please following"))
+    "laut quelle quellen angaben demnach gemäß entsprechend "
+    "cost costs fee fees need needs pay get must can may apply please following according source"))
+# A negated claim is the opposite claim: "ist nicht verfahrensfrei" never supports "ist verfahrensfrei".
+NEGATION = re.compile(r"\b(nicht|kein\w*|nie|niemals|ohne|not|no|never|without|cannot|can't)\b", re.IGNORECASE)
 CONTENT_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 
 
 def content_stems(text: str) -> set[str]:
-    """Stemmed content words (compound parts included), without the relation words above."""
-    return set(tokenize(text)) - LIGHT_WORDS
+    """Stemmed content words (compound parts included), without the relation words above and without bare
+    numbers (facts are compared exactly, on their own)."""
+    return {t for t in tokenize(text) if not t.isdigit()} - LIGHT_WORDS
 
 
 @dataclass(frozen=True)
@@ -232,10 +236,12 @@ class CitationChecker:
         if not candidates:
             return None
         scored = []
+        negated = bool(NEGATION.search(text))
         for candidate in candidates:
             available = candidate.stems | candidate.context
             overlap = len(stems & available) / len(stems) if stems else 1.0
-            ok = covered(sentence_facts, set(candidate.facts)) and (cross_language or overlap >= self.min_overlap)
+            ok = (covered(sentence_facts, set(candidate.facts)) and (cross_language or overlap >= self.min_overlap)
+                  and negated == bool(NEGATION.search(candidate.span.text)))
             scored.append((overlap, ok, candidate))
         best_overlap = max(overlap for overlap, _, _ in scored)
         passing = [(overlap, c) for overlap, ok, c in scored if ok]
