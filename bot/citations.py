@@ -202,6 +202,9 @@ class CitationChecker:
         text = text.strip()
         # "[2.1] - Ersatzführerschein: ab ca. 35 Euro" → the list dash is layout, not content.
         text = re.sub(r"^[-*•]\s+", "", text)
+        if refs and not CONTENT_WORD.search(text) and not facts(text):
+            # A bare id ("[1.1]") is the model selecting a source sentence as the answer: quote it.
+            return self._selected(refs, sources, question)
         if not text or not CONTENT_WORD.search(text) and not facts(text):
             return None
         sentence_facts = facts(text)
@@ -267,6 +270,19 @@ class CitationChecker:
             if about >= self.min_quote_overlap and (best is None or about > best[0]):
                 best = (about, candidate)
         return best[1] if best else None
+
+    @staticmethod
+    def _selected(refs: list[Ref], sources: SourceSentences, question: str) -> CheckedSentence | None:
+        for source, index in refs:
+            if index is None:
+                continue
+            for chosen in sources.get(source, index):
+                if question and not content_stems(question) & (chosen.stems | chosen.context):
+                    continue
+                return CheckedSentence(chosen.span.text.lstrip("-*• ").strip(), (chosen.source,), "quoted", 1.0,
+                                       chosen.span.text, (chosen.span.start, chosen.span.end), "",
+                                       "the model selected this source sentence")
+        return None
 
     @staticmethod
     def _kept(text: str, verdict: Verdict, overlap: float, source: SourceSentence, reason: str = "") -> CheckedSentence:

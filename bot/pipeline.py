@@ -8,6 +8,7 @@ streamed, so a citizen never looks at an unverified claim. The final message rep
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -108,7 +109,7 @@ class AnswerPipeline:
                 text = render(checked)
                 if len(text) > len(shown):
                     timings.setdefault("first_verified", time.perf_counter() - started)
-                    yield text[len(shown):]
+                    yield from _pieces(text[len(shown):])
                     shown = text
         if cancel is not None and cancel.is_set():
             return
@@ -124,7 +125,7 @@ class AnswerPipeline:
             return
         text = render(checked)
         if len(text) > len(shown):
-            yield text[len(shown):]
+            yield from _pieces(text[len(shown):])
         yield result(text, "answered", standalone, self._citations(checked, passages), checked)
 
     def _check(self, text: str, sources: SourceSentences, cross_language: bool,
@@ -186,6 +187,15 @@ class AnswerPipeline:
             if sentence.span and list(sentence.span) not in citation.spans:
                 citation.spans.append(list(sentence.span))
         return [citations[n] for n in sorted(citations)]
+
+
+def _pieces(text: str, words: int = 3) -> Iterator[str]:
+    """A checked sentence goes out in a few word groups: it reads as it arrives, like typing, and every
+    piece is already verified."""
+    parts = re.findall(r"\S+\s*", text)
+    lead = text[: len(text) - len(text.lstrip())]
+    for start in range(0, len(parts), words):
+        yield (lead if start == 0 else "") + "".join(parts[start:start + words])
 
 
 def _complete_prefix(raw: str, done: int) -> int:

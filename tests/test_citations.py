@@ -169,3 +169,14 @@ def test_number_normalisation():
     assert normalise_number("12.000") == "12000"
     assert normalise_number("22,80") == "22.8"
     assert normalise_number("35,-") == "35"
+
+
+def test_a_bare_sentence_id_quotes_that_sentence():
+    """Small models often answer with the id of the answering sentence only: that is a valid, grounded
+    answer, shown as the quoted source sentence."""
+    [checked] = checker.check("[2.1]", SOURCES, question="Seit wann gibt es das Serviceportal?")
+    assert checked.verdict == "quoted" and checked.markers == (2,)
+    assert checked.text == "Das Serviceportal ist seit dem 17. März freigeschaltet."
+    # Selected but beside the question: not shown.
+    assert checker.check("[2.1]", SOURCES, question="Rezept für Apfelkuchen?") == []
+    assert checker.check("[2.9]", SOURCES, question="Serviceportal?") == []
