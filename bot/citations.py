@@ -213,6 +213,13 @@ class CitationChecker:
             return CheckedSentence(text, (), "neutral", 1.0, original=text)
         if not refs:
             best = self._best(text, sentence_facts, stems, sources.all(), cross_language)
+            stating = self._stating(sentence_facts, sources, question)
+            if stating is not None:
+                # The model's own unmarked wording is not shown; the one source sentence on the question
+                # that states exactly these facts is ("10,20 Euro" → "Zuteilung …: 10,20 Euro").
+                return CheckedSentence(stating.span.text.lstrip("-*• ").strip(), (stating.source,), "quoted", 1.0,
+                                       stating.span.text, (stating.span.start, stating.span.end), text,
+                                       "factual sentence without a source marker; the source sentence is shown")
             return CheckedSentence(text, (), "unsupported", best[0] if best else 0.0, original=text,
                                    reason="factual sentence without a source marker")
 
@@ -270,6 +277,17 @@ class CitationChecker:
             if about >= self.min_quote_overlap and (best is None or about > best[0]):
                 best = (about, candidate)
         return best[1] if best else None
+
+    @staticmethod
+    def _stating(sentence_facts: set[str], sources: SourceSentences, question: str) -> SourceSentence | None:
+        """The single source sentence about the question that contains all of these facts, if exactly one
+        does; with several candidates it is unclear which the model meant, so none is chosen."""
+        if not sentence_facts or not question:
+            return None
+        asked = content_stems(question)
+        candidates = {(s.span.text.strip("-*• ")): s for s in sources.all()
+                      if covered(sentence_facts, set(s.facts)) and asked & (s.stems | s.context)}
+        return next(iter(candidates.values())) if len(candidates) == 1 else None
 
     @staticmethod
     def _selected(refs: list[Ref], sources: SourceSentences, question: str) -> CheckedSentence | None:

@@ -49,7 +49,7 @@ class Index:
 
     def retriever(self, settings: Settings) -> Retriever:
         return Retriever(self.embedder, self.store, settings.top_k, self.lexical, settings.retrieval_mode,
-                         settings.retrieval_candidates)
+                         settings.retrieval_candidates, settings.retrieval_lexical_weight)
 
 
 def build_index(settings: Settings, embedder: Embedder | None = None) -> Index:

@@ -119,10 +119,13 @@ class LexicalIndex:
                 if s > 0]
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:
-    """Fuse ranked id lists by RRF (Cormack et al. 2009): robust without calibrating the two score scales."""
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 30,
+                           weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
+    """Fuse ranked id lists by weighted RRF (Cormack et al. 2009): robust without calibrating the score
+    scales. k and the weights were chosen on half of the BW statute questions (bench/retrieval.py)."""
+    weights = weights or [1.0] * len(rankings)
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights, strict=True):
         for rank, item in enumerate(ranking):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank + 1)
     return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)

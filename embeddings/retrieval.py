@@ -69,7 +69,7 @@ class Filters:
 
 class Retriever:
     def __init__(self, embedder: Embedder, store: ChromaStore, top_k: int, lexical: LexicalIndex | None = None,
-                 mode: Mode = "hybrid", candidates: int = 30):
+                 mode: Mode = "hybrid", candidates: int = 60, lexical_weight: float = 0.5):
         if mode != "vector" and lexical is None:
             raise ValueError(f"retrieval mode {mode!r} needs a lexical index")
         self._embedder = embedder
@@ -78,6 +78,7 @@ class Retriever:
         self.top_k = top_k
         self.mode = mode
         self._candidates = candidates
+        self._lexical_weight = lexical_weight
 
     def retrieve(self, query: str, k: int | None = None, include_internal: bool = False,
                  filters: Filters | None = None, mode: Mode | None = None) -> list[Passage]:
@@ -95,7 +96,8 @@ class Retriever:
             return [Passage.from_hit(h, scores[h.chunk_id])
                     for h in self._store.get([h.chunk_id for h in lexical], vector)]
         dense = self._store.query(vector, n, where=filters.chroma_where())
-        fused = reciprocal_rank_fusion([[h.chunk_id for h in dense], [h.chunk_id for h in lexical]])[:k]
+        fused = reciprocal_rank_fusion([[h.chunk_id for h in dense], [h.chunk_id for h in lexical]],
+                                       weights=[1.0, self._lexical_weight])[:k]
         known = {h.chunk_id: h for h in dense}
         missing = self._store.get([cid for cid, _ in fused if cid not in known], vector)
         known.update({h.chunk_id: h for h in missing})

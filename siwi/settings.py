@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     top_k: int = Field(3, ge=1, le=20, description="Passages given to the model.")
     retrieval_mode: Literal["hybrid", "vector", "bm25"] = Field(
         "hybrid", description="hybrid: vector search and BM25 fused by reciprocal rank fusion.")
-    retrieval_candidates: int = Field(30, ge=1, le=500, description="Hits taken from each ranking before fusion.")
+    retrieval_candidates: int = Field(60, ge=1, le=500, description="Hits taken from each ranking before fusion.")
+    retrieval_lexical_weight: float = Field(0.5, ge=0.0, le=10.0, description=(
+        "Weight of the BM25 ranking against the vector ranking (1.0) in the fusion."))
     min_relevance: float = Field(0.80, ge=0.0, le=1.0, description=(
         "Cosine similarity below which the best passage counts as not relevant: no generation, "
         "outcome no_answer. Calibrated for multilingual-e5-small; other models need their own value."))

@@ -180,3 +180,12 @@ def test_a_bare_sentence_id_quotes_that_sentence():
     # Selected but beside the question: not shown.
     assert checker.check("[2.1]", SOURCES, question="Rezept für Apfelkuchen?") == []
     assert checker.check("[2.9]", SOURCES, question="Serviceportal?") == []
+
+
+def test_a_bare_unmarked_fact_shows_the_one_source_sentence_stating_it():
+    [checked] = checker.check("144 Euro", SOURCES, question="Was kostet die Hundesteuer für weitere Hunde?")
+    assert checked.verdict == "quoted" and checked.markers == (3,)
+    assert checked.text.startswith("Die Hundesteuer beträgt 96 Euro") and checked.original == "144 Euro"
+    # Ambiguous (no source sentence, or several) or beside the question: dropped.
+    assert verdicts("999 Euro", question="Hundesteuer?") == [("unsupported", ())]
+    assert verdicts("144 Euro", question="Rezept für Apfelkuchen?") == [("unsupported", ())]
