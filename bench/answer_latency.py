@@ -20,11 +20,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bot.citations import SourceSentences  # noqa: E402
 from bot.llm import LlamaCppChatModel  # noqa: E402
 from bot.model_files import resolve_model_path  # noqa: E402
 from bot.prompts import answer_messages  # noqa: E402
 from bot.protocol import AnswerResult  # noqa: E402
 from bot.services import build_index, build_pipeline  # noqa: E402
+from knowledge.sources import FileSource  # noqa: E402
 from siwi.settings import Settings  # noqa: E402
 
 QUESTION = "Was kostet ein Wunschkennzeichen?"
@@ -58,19 +60,32 @@ def bare_call(model: LlamaCppChatModel, messages, max_tokens: int) -> tuple[floa
     return first or 0.0, model.count_tokens("".join(pieces)), time.perf_counter() - start
 
 
-def pipeline_call(pipeline, model: LlamaCppChatModel, question: str) -> tuple[float, int, float, AnswerResult]:
+def pipeline_call(pipeline, model: LlamaCppChatModel, question: str) -> tuple[float, int, float, float, AnswerResult]:
+    """(model's first token, tokens generated, total, first checked text shown, result) through SiWi."""
     model._llm.reset()
     start = time.perf_counter()
-    first = None
-    raw = ""
-    result = None
-    for event in pipeline.run(question):
-        if isinstance(event, str):
-            first = first or time.perf_counter() - start
-            raw += event
-        else:
-            result = event
-    return first or 0.0, model.count_tokens(raw), time.perf_counter() - start, result
+    seen: dict[str, float] = {}
+    raw: list[str] = []
+    original = model.stream
+
+    def spy(*args, **kwargs):
+        for piece in original(*args, **kwargs):
+            seen.setdefault("first", time.perf_counter() - start)
+            raw.append(piece)
+            yield piece
+
+    model.stream = spy  # type: ignore[method-assign]
+    try:
+        result = None
+        for event in pipeline.run(question):
+            if isinstance(event, str):
+                seen.setdefault("shown", time.perf_counter() - start)
+            else:
+                result = event
+    finally:
+        model.stream = original  # type: ignore[method-assign]
+    total = time.perf_counter() - start
+    return seen.get("first", 0.0), model.count_tokens("".join(raw)), total, seen.get("shown", total), result
 
 
 def main() -> None:
@@ -79,13 +94,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--question", default=QUESTION)
     parser.add_argument("--models-dir", type=Path, default=REPO / "data" / "models")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="Reuse this index of the sample (as `make run` builds it); default: a fresh one.")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), models_dir=args.models_dir, llm_model=args.model)
+        settings = Settings(data_dir=args.data_dir or Path(tmp), models_dir=args.models_dir, llm_model=args.model)
         index = build_index(settings)
         started = time.perf_counter()
-        report = index.ingestor(settings).ingest([REPO / "knowledge" / "sample"])
+        report = index.ingestor(settings).ingest_source(FileSource([REPO / "knowledge" / "sample"], name="sample"))
         ingest_s = time.perf_counter() - started
         chunks = index.store.count()
         retriever = index.retriever(settings)
@@ -102,14 +119,15 @@ def main() -> None:
         model = LlamaCppChatModel(str(path), settings.llm_context, settings.llm_threads, 0.0, 42)
         pipeline = build_pipeline(settings, index, model)
         passages = retriever.retrieve(args.question)
-        messages = answer_messages(args.question, passages, "de")
+        messages = answer_messages(args.question, SourceSentences(passages), "de")
         prompt_tokens = model.count_tokens("".join(m["content"] for m in messages))
 
         rows = {"bare": [], "siwi": []}
         for _ in range(args.runs):
             rows["bare"].append(bare_call(model, messages, settings.llm_max_tokens))
-            first, tokens, total, result = pipeline_call(pipeline, model, args.question)
+            first, tokens, total, shown, result = pipeline_call(pipeline, model, args.question)
             rows["siwi"].append((first, tokens, total))
+            rows.setdefault("shown", []).append(shown)
 
     def summary(name: str) -> tuple[float, float]:
         ttft = statistics.median(r[0] for r in rows[name])
@@ -119,14 +137,17 @@ def main() -> None:
     bare_ttft, bare_speed = summary("bare")
     siwi_ttft, siwi_speed = summary("siwi")
     print(f"model: {args.model}; question: {args.question!r}; prompt: {prompt_tokens} tokens; runs: {args.runs}")
-    print(f"sample index: {chunks} chunks from {len(report.added)} documents, ingested in {ingest_s:.1f} s "
-          f"({chunks / ingest_s:.1f} chunks/s)")
+    documents = len(report.added) + len(report.updated) + len(report.unchanged)
+    print(f"sample index: {chunks} chunks from {documents} documents ({report.chunks_written} embedded now, "
+          f"{ingest_s:.1f} s)")
     print()
     print("| path | time to first token (s) | generation (tokens/s) |")
     print("|---|---|---|")
     print(f"| bare llama-cpp-python | {bare_ttft:.2f} | {bare_speed:.1f} |")
     print(f"| SiWi pipeline | {siwi_ttft:.2f} | {siwi_speed:.1f} |")
     print(f"| ratio SiWi / bare | {siwi_ttft / bare_ttft:.3f} | {siwi_speed / bare_speed:.3f} |")
+    shown = statistics.median(rows["shown"])
+    print(f"| first checked sentence shown (SiWi) | {shown:.2f} | – |")
     print()
     print(f"retrieval over {chunks} chunks ({len(retrieval)} queries): p50 {pct(retrieval, .5) * 1000:.1f} ms, "
           f"p95 {pct(retrieval, .95) * 1000:.1f} ms")
