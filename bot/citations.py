@@ -280,14 +280,17 @@ class CitationChecker:
 
     @staticmethod
     def _stating(sentence_facts: set[str], sources: SourceSentences, question: str) -> SourceSentence | None:
-        """The single source sentence about the question that contains all of these facts, if exactly one
-        does; with several candidates it is unclear which the model meant, so none is chosen."""
+        """The source sentence that contains all of these facts and shares the most words with the question
+        (on a tie the higher-ranked passage); None when no sentence about the question has them."""
         if not sentence_facts or not question:
             return None
         asked = content_stems(question)
-        candidates = {(s.span.text.strip("-*• ")): s for s in sources.all()
-                      if covered(sentence_facts, set(s.facts)) and asked & (s.stems | s.context)}
-        return next(iter(candidates.values())) if len(candidates) == 1 else None
+        best: tuple[int, SourceSentence] | None = None
+        for candidate in sources.all():  # in rank order
+            shared = len(asked & (candidate.stems | candidate.context))
+            if shared and covered(sentence_facts, set(candidate.facts)) and (best is None or shared > best[0]):
+                best = (shared, candidate)
+        return best[1] if best else None
 
     @staticmethod
     def _selected(refs: list[Ref], sources: SourceSentences, question: str) -> CheckedSentence | None:
