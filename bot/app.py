@@ -38,6 +38,7 @@ from bot.services import Index
 from bot.worker import GenerationWorker, Job, Position, QueueFull
 from siwi import __version__
 from siwi.settings import Settings
+from siwi.validation import describe
 from widget import STATIC_DIR
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,8 @@ class ChatSession:
                     await self.send(ErrorMessage(code="invalid_json", message="The frame is not valid JSON."))
                     continue
                 except ValidationError as exc:
-                    await self.send(ErrorMessage(code="invalid_message", message=_describe(exc)))
+                    await self.send(ErrorMessage(code="invalid_message",
+                                                 message=f"Invalid message: {describe(exc, limit=1)}"))
                     continue
                 if isinstance(message, Ping):
                     await self.send(Pong())
@@ -235,9 +237,3 @@ class ChatSession:
 
 def _valid_id(value: str) -> bool:
     return 0 < len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
-
-
-def _describe(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"Invalid message: {where}: {first['msg']}" if where else f"Invalid message: {first['msg']}"

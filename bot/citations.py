@@ -217,9 +217,7 @@ class CitationChecker:
             if stating is not None:
                 # The model's own unmarked wording is not shown; the one source sentence on the question
                 # that states exactly these facts is ("10,20 Euro" → "Zuteilung …: 10,20 Euro").
-                return CheckedSentence(stating.span.text.lstrip("-*• ").strip(), (stating.source,), "quoted", 1.0,
-                                       stating.span.text, (stating.span.start, stating.span.end), text,
-                                       "factual sentence without a source marker; the source sentence is shown")
+                return _quote(stating, text, "factual sentence without a source marker; the source sentence is shown")
             return CheckedSentence(text, (), "unsupported", best[0] if best else 0.0, original=text,
                                    reason="factual sentence without a source marker")
 
@@ -232,12 +230,9 @@ class CitationChecker:
         if other and other[1] is not None:
             return self._kept(text, "fixed", other[0], other[1], reason="cited source did not support it")
         quote = self._quotable(stems, cited, refs)
-        if quote is not None and question and not content_stems(question) & (quote.stems | quote.context):
-            quote = None
         reason = self._why_not(sentence_facts, cited)
-        if quote is not None:
-            return CheckedSentence(quote.span.text.lstrip("-*• ").strip(), (quote.source,), "quoted", 1.0,
-                                   quote.span.text, (quote.span.start, quote.span.end), text, reason)
+        if quote is not None and _about(question, quote):
+            return _quote(quote, text, reason)
         return CheckedSentence(text, (), "unsupported", best[0] if best else 0.0, original=text, reason=reason)
 
     def _best(self, text: str, sentence_facts: set[str], stems: set[str], candidates: list[SourceSentence],
@@ -298,11 +293,8 @@ class CitationChecker:
             if index is None:
                 continue
             for chosen in sources.get(source, index):
-                if question and not content_stems(question) & (chosen.stems | chosen.context):
-                    continue
-                return CheckedSentence(chosen.span.text.lstrip("-*• ").strip(), (chosen.source,), "quoted", 1.0,
-                                       chosen.span.text, (chosen.span.start, chosen.span.end), "",
-                                       "the model selected this source sentence")
+                if _about(question, chosen):
+                    return _quote(chosen, "", "the model selected this source sentence")
         return None
 
     @staticmethod
@@ -317,6 +309,18 @@ class CitationChecker:
         if missing:
             return "not in the cited source: " + ", ".join(missing)
         return "the cited source does not say this"
+
+
+def _about(question: str, sentence: SourceSentence) -> bool:
+    """Does a source sentence (with its headings) share a content word with the question? Without a
+    question there is nothing to compare, and any sentence counts."""
+    return not question or bool(content_stems(question) & (sentence.stems | sentence.context))
+
+
+def _quote(source: SourceSentence, original: str, reason: str) -> CheckedSentence:
+    """Show the source sentence itself (list dash dropped) instead of the model's wording."""
+    return CheckedSentence(source.span.text.lstrip("-*• ").strip(), (source.source,), "quoted", 1.0,
+                           source.span.text, (source.span.start, source.span.end), original, reason)
 
 
 def render(sentences: Sequence[CheckedSentence]) -> str:

@@ -50,7 +50,9 @@ class AnswerPipeline:
     def immediate(self, question: str) -> AnswerResult | None:
         """Answers that need no model and must not wait in the queue: emergencies and requests for a person."""
         question = question.strip()
-        language = self._detector.detect(question)
+        return self._immediate(question, self._detector.detect(question))
+
+    def _immediate(self, question: str, language: str) -> AnswerResult | None:
         if is_emergency(question):
             return self._result(emergency_message(language), "emergency", question, question, language)
         if wants_human(question):
@@ -64,10 +66,10 @@ class AnswerPipeline:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         question = question.strip()
-        if (fixed := self.immediate(question)) is not None:
+        language = self._detector.detect(question)
+        if (fixed := self._immediate(question, language)) is not None:
             yield fixed
             return
-        language = self._detector.detect(question)
 
         retrieved: list[RetrievedSource] = []
 

@@ -43,11 +43,11 @@ def setup(tmp_path_factory, embedder, small_model):
     index.ingestor(settings).ingest([FIXTURES / "kb"])
     path = tmp_path_factory.mktemp("sets") / "set.yaml"
     path.write_text(SET, encoding="utf-8")
-    return settings, build_pipeline(settings, index, small_model), load_cases(path)
+    return settings, build_pipeline(settings, index, small_model), load_cases(path), index
 
 
 def test_in_process_run_reports_and_resumes(setup, tmp_path):
-    settings, pipeline, cases = setup
+    settings, pipeline, cases, _ = setup
     run = Run(tmp_path / "out")
     results = run.execute(cases, in_process(pipeline))
     by_id = {r.id: r for r in results}
@@ -78,7 +78,7 @@ def test_in_process_run_reports_and_resumes(setup, tmp_path):
 
 
 def test_gate_and_compare(setup, tmp_path):
-    _, pipeline, cases = setup
+    _, pipeline, cases, _ = setup
     results = Run(tmp_path / "a").execute(cases[:3], in_process(pipeline))
     before = build_report(results, ["set"], {})
     assert gate(before, {"handoff_recall": 1.0}) == []
@@ -91,8 +91,8 @@ def test_gate_and_compare(setup, tmp_path):
 
 
 def test_run_against_a_server_over_http(setup, tmp_path):
-    settings, pipeline, cases = setup
-    with LiveServer(create_app(settings, pipeline_index(pipeline, settings), pipeline)) as live:
+    settings, pipeline, cases, index = setup
+    with LiveServer(create_app(settings, index, pipeline)) as live:
         results = Run(tmp_path / "http").execute([cases[0], cases[2], cases[3]], over_http(live.http), jobs=2)
     assert [r.outcome for r in results] == ["answered", "handoff", results[2].outcome]
     assert results[0].facts == {"37 Euro": True} and results[0].sentences  # the API carries verdicts
@@ -100,14 +100,10 @@ def test_run_against_a_server_over_http(setup, tmp_path):
 
 
 def test_unreachable_server_is_recorded_as_an_error(setup, tmp_path):
-    _, _, cases = setup
+    _, _, cases, _ = setup
     from tests.conftest import free_port
 
     [result] = Run(tmp_path / "dead").execute(cases[:1], over_http(f"http://127.0.0.1:{free_port()}", timeout=2))
     assert result.error and "Connect" in result.error
     assert build_report([result], ["s"], {})["metrics"]["errors"] == 1
 
-
-def pipeline_index(pipeline, settings):
-    """The index behind a pipeline's retriever, for the app's /ready endpoint."""
-    return build_index(settings, pipeline._retriever._embedder)
