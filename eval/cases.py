@@ -1,5 +1,8 @@
 """Evaluation test sets: YAML (a list of cases, or `cases:` with one) or JSON lines, one case each.
 
+A YAML set may name the knowledge it is about (`knowledge: sources.yaml`, relative to the set): its cases are
+then answered from an index of those sources, not from the index SiWi serves.
+
 Every mistake in a set is an error that names the file and line: a typo in a key must never silently turn a
 case into one that checks nothing.
 """
@@ -7,6 +10,7 @@ case into one that checks nothing.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -52,15 +56,32 @@ class CaseFileError(ValueError):
     pass
 
 
-def load_cases(path: Path) -> list[EvalCase]:
+@dataclass(frozen=True)
+class EvalSet:
+    path: Path
+    cases: list[EvalCase]
+    knowledge: Path | None = None
+    """A sources file (knowledge/sources.yaml format) whose index answers these cases; None: SiWi's own."""
+
+
+def load_set(path: Path) -> EvalSet:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CaseFileError(f"{path}: {exc.strerror}") from exc
+    knowledge = None
     if path.suffix in (".jsonl", ".ndjson"):
         raw = _json_lines(path, text)
     else:
-        raw = _yaml_cases(path, text)
+        raw, knowledge = _yaml_cases(path, text)
+    return EvalSet(path, _validated(path, raw), knowledge)
+
+
+def load_cases(path: Path) -> list[EvalCase]:
+    return load_set(path).cases
+
+
+def _validated(path: Path, raw: Raw) -> list[EvalCase]:
     cases: list[EvalCase] = []
     seen: set[str] = set()
     for line, item, key_lines in raw:
@@ -94,8 +115,9 @@ def _json_lines(path: Path, text: str) -> Raw:
     return rows
 
 
-def _yaml_cases(path: Path, text: str) -> Raw:
-    """Each case with the line it starts on (from the YAML node tree, which keeps positions)."""
+def _yaml_cases(path: Path, text: str) -> tuple[Raw, Path | None]:
+    """Each case with the line it starts on (from the YAML node tree, which keeps positions), and the
+    set's knowledge sources file, if it names one."""
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -104,7 +126,17 @@ def _yaml_cases(path: Path, text: str) -> Raw:
         where = f":{mark.line + 1}" if mark else ""
         raise CaseFileError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
     node = root
-    if isinstance(data, dict) and set(data) == {"cases"}:
+    knowledge = None
+    if isinstance(data, dict):
+        unknown = set(data) - {"cases", "knowledge"}
+        if unknown or "cases" not in data:
+            line = next((k.start_mark.line + 1 for k, _ in root.value if k.value in unknown), 1)
+            raise CaseFileError(f"{path}:{line}: a set is a list of cases or a mapping with `cases:` "
+                                f"(and optionally `knowledge:`), got {', '.join(map(str, sorted(data)))}")
+        if "knowledge" in data:
+            if not isinstance(data["knowledge"], str) or not data["knowledge"].strip():
+                raise CaseFileError(f"{path}: `knowledge:` must be the path of a sources file")
+            knowledge = path.parent / data["knowledge"]
         data = data["cases"]
         node = next(value for key, value in root.value if key.value == "cases")
     if not isinstance(data, list):
@@ -115,4 +147,4 @@ def _yaml_cases(path: Path, text: str) -> Raw:
         if isinstance(item_node, yaml.MappingNode):
             keys = {key.value: key.start_mark.line + 1 for key, _ in item_node.value}
         rows.append((item_node.start_mark.line + 1, item, keys))
-    return rows
+    return rows, knowledge

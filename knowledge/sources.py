@@ -171,6 +171,17 @@ def load_sources(path: Path) -> list[SourceConfig]:
     return parsed.sources
 
 
+def missing_paths(configs: list[SourceConfig]) -> list[Path]:
+    """Local files or folders the sources name that do not exist (a website is never "missing")."""
+    paths: list[Path] = []
+    for config in configs:
+        if isinstance(config, FilesConfig):
+            paths += config.paths
+        elif isinstance(config, MunichConfig):
+            paths += [config.services] + ([config.locations] if config.locations else [])
+    return [p for p in paths if not p.exists()]
+
+
 def build_source(config: SourceConfig, state_dir: Path) -> Source:
     """`state_dir` holds what a source remembers between runs (a crawler's ETags)."""
     if isinstance(config, FilesConfig):

@@ -37,6 +37,7 @@ def main(
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.INFO if verbose else logging.WARNING)  # it sets DEBUG itself
     try:
         ctx.obj = load_settings(config)
     except (FileNotFoundError, ValueError) as exc:
@@ -94,6 +95,18 @@ def ingest(
     if if_empty and index.store.count() > 0:
         console.print(f"Index already holds {index.store.count()} chunks; nothing to do.")
         return
+    _ingest(settings, index, sources, prune)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[current]}", style="dim"), console=err, transient=True,
+                    disable=not err.is_terminal)
+
+
+def _ingest(settings: Settings, index, sources, prune: bool = False) -> None:
+    from knowledge.loaders import LoadError
+
     ingestor = index.ingestor(settings)
     failed = 0
     for item in sources:
@@ -101,9 +114,7 @@ def ingest(
             total = item.estimate()
         except LoadError as exc:
             raise fail(str(exc)) from None
-        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[current]}", style="dim"), console=err, transient=True,
-                      disable=not err.is_terminal) as progress:
+        with _progress() as progress:
             task = progress.add_task(f"Indexing {item.name}", total=total, current="")
 
             def advance(source_id: str, task=task, progress=progress) -> None:
@@ -246,7 +257,7 @@ def eval_run(
     jobs: Annotated[int, typer.Option(min=1, help="Parallel cases (only with --server).")] = 1,
 ) -> None:
     """Run test sets and write report.json, report.md and report.html."""
-    from eval.cases import CaseFileError, load_cases
+    from eval.cases import CaseFileError, load_set
     from eval.report import build_report, gate, write_reports
     from eval.runner import Run, in_process, over_http
 
@@ -258,27 +269,37 @@ def eval_run(
             thresholds[name.strip()] = float(value)
         except ValueError:
             raise fail(f"--fail-under expects METRIC=VALUE, got {item!r}") from None
-    cases = []
     try:
-        for path in sets:
-            cases += load_cases(path)
+        loaded = [load_set(path) for path in sets]
     except CaseFileError as exc:
         raise fail(str(exc)) from None
-    if len({c.id for c in cases}) != len(cases):
+    ids = [case.id for one in loaded for case in one.cases]
+    if len(set(ids)) != len(ids):
         raise fail("case ids must be unique across the given sets")
-    if server:
-        ask = over_http(server)
-    else:
-        _, pipeline = _pipeline(settings)
-        ask = in_process(pipeline)
-        jobs = 1  # one model in this process answers one question at a time
+    groups: dict[Path | None, list] = {}
+    for one in loaded:
+        if one.knowledge is not None and (missing := _missing_knowledge(one.knowledge)):
+            err.print(f"[yellow]skipped[/] {one.path}: its knowledge is not here ({missing})", highlight=False,
+                      soft_wrap=True)
+            continue
+        groups.setdefault(one.knowledge, []).extend(one.cases)
+    if not groups:
+        raise fail("No set could be run.")
     run = Run(report)
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[current]}", style="dim"), console=err, transient=True,
-                  disable=not err.is_terminal) as progress:
-        task = progress.add_task("Evaluating", total=len(cases), completed=len(set(run.done()) & {c.id for c in cases}),
-                                 current="")
-        results = run.execute(cases, ask, jobs, lambda r: progress.update(task, advance=1, current=r.id))
+    results = []
+    for knowledge, cases in groups.items():
+        if server:
+            if knowledge is not None:
+                err.print(f"note: the server must have the sources of {knowledge} indexed", highlight=False)
+            ask = over_http(server)
+        else:
+            _, pipeline = _pipeline(_knowledge_settings(settings, knowledge) if knowledge else settings)
+            ask = in_process(pipeline)
+            jobs = 1  # one model in this process answers one question at a time
+        with _progress() as progress:
+            task = progress.add_task("Evaluating", total=len(cases),
+                                     completed=len(set(run.done()) & {c.id for c in cases}), current="")
+            results += run.execute(cases, ask, jobs, lambda r, t=task, p=progress: p.update(t, advance=1, current=r.id))
     described = {"llm_model": server or settings.llm_model, "embedding": settings.embedding_backend,
                  "retrieval_mode": settings.retrieval_mode, "top_k": settings.top_k,
                  "min_relevance": settings.min_relevance, "temperature": settings.llm_temperature,
@@ -292,6 +313,28 @@ def eval_run(
         err.print(f"[bold red]below threshold:[/] {line}", highlight=False)
     if failures:
         raise typer.Exit(1)
+
+
+def _missing_knowledge(sources_file: Path) -> str | None:
+    from knowledge.sources import SourcesError, load_sources, missing_paths
+
+    try:
+        missing = missing_paths(load_sources(sources_file))
+    except SourcesError as exc:
+        if not sources_file.exists():
+            return str(sources_file)
+        raise fail(str(exc)) from None
+    return ", ".join(map(str, missing)) or None
+
+
+def _knowledge_settings(settings: Settings, sources_file: Path) -> Settings:
+    """A set's own knowledge goes into its own collection (same store and models), indexed incrementally."""
+    from knowledge.sources import build_source, load_sources
+
+    own = settings.model_copy(update={"sources_file": sources_file, "collection": f"eval-{sources_file.stem}"})
+    sources = [build_source(c, own.data_dir) for c in load_sources(sources_file)]
+    _ingest(own, _index(own), sources, prune=True)
+    return own
 
 
 @eval_app.command("compare")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.cases import CaseFileError, load_cases
+from eval.cases import CaseFileError, load_cases, load_set
 from eval.matching import contains_fact
 
 YAML_SET = textwrap.dedent("""\
@@ -84,3 +84,17 @@ def test_expected_facts_match_however_written(answer, expected):
 ])
 def test_different_facts_do_not_match(answer, expected):
     assert not contains_fact(answer, expected)
+
+
+def test_a_set_can_name_its_knowledge(tmp_path):
+    text = "knowledge: ../k/sources.yaml\ncases:\n" + textwrap.indent(YAML_SET, "  ")
+    loaded = load_set(write(tmp_path, "set.yaml", text))
+    assert loaded.knowledge == tmp_path / "../k/sources.yaml"
+    assert len(loaded.cases) == 3
+    assert load_set(write(tmp_path, "plain.yaml", YAML_SET)).knowledge is None
+
+
+def test_unknown_top_level_key_is_an_error(tmp_path):
+    text = "knowlege: k.yaml\ncases:\n" + textwrap.indent(YAML_SET, "  ")
+    with pytest.raises(CaseFileError, match=r"set\.yaml:1: .*knowlege"):
+        load_set(write(tmp_path, "set.yaml", text))

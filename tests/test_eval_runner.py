@@ -15,6 +15,7 @@ from eval.report import build_report, compare, gate, write_reports
 from eval.runner import Run, in_process, over_http
 from siwi.settings import Settings
 from tests.conftest import FIXTURES, MODELS_DIR, SMALL_MODEL, LiveServer
+from tests.test_startup import siwi
 
 SET = textwrap.dedent("""\
     - id: ausweis
@@ -107,3 +108,28 @@ def test_unreachable_server_is_recorded_as_an_error(setup, tmp_path):
     assert result.error and "Connect" in result.error
     assert build_report([result], ["s"], {})["metrics"]["errors"] == 1
 
+
+
+def test_cli_runs_a_set_against_its_own_knowledge_and_skips_one_whose_knowledge_is_absent(tmp_path, embedder):
+    """What pages.yaml and munich.yaml do: their sources are indexed into their own collection; without
+    ../shared the set is skipped with a message instead of failing the run."""
+    (tmp_path / "kb.yaml").write_text(f"sources:\n  - {{name: kb, type: files, paths: ['{FIXTURES / 'kb'}']}}\n")
+    (tmp_path / "gone.yaml").write_text("sources:\n  - {name: gone, type: files, paths: [does-not-exist]}\n")
+    case = "cases:\n  - {id: ausweis, question: 'Was kostet der Personalausweis?', expected_sources: [personalausweis]}\n"
+    (tmp_path / "own.yaml").write_text("knowledge: kb.yaml\n" + case)
+    (tmp_path / "absent.yaml").write_text("knowledge: gone.yaml\n" + case.replace("ausweis,", "other,"))
+    data = tmp_path / "data"
+    result = siwi(["eval", "run", str(tmp_path / "own.yaml"), str(tmp_path / "absent.yaml"),
+                   "--report", str(tmp_path / "out")], SIWI_DATA_DIR=str(data), SIWI_LLM_MAX_TOKENS="80")
+    assert result.returncode == 0, result.stderr
+    assert "absent.yaml: its knowledge is not here" in result.stderr and "does-not-exist" in result.stderr
+    assert "kb: 4 added" in result.stdout
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    [only] = report["cases"]
+    assert only["id"] == "ausweis" and only["outcome"] == "answered", only
+    assert any("personalausweis" in c["source_id"] for c in only["citations"])
+    assert build_index(Settings(data_dir=data), embedder).store.count() == 0  # SiWi's own index was not touched
+
+    alone = siwi(["eval", "run", str(tmp_path / "absent.yaml"), "--report", str(tmp_path / "out2")],
+                 SIWI_DATA_DIR=str(data))
+    assert alone.returncode == 2 and "No set could be run." in alone.stderr
