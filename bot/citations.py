@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.claims import misplaced
 from bot.facts import covered, facts
 from bot.facts import normalise_number as normalise_number  # re-exported for callers and tests
 from bot.sentences import Span, sentence_spans, split_sentences
@@ -54,12 +55,31 @@ LIGHT_WORDS = frozenset(tokenize(
 # A negated claim is the opposite claim: "ist nicht verfahrensfrei" never supports "ist verfahrensfrei".
 NEGATION = re.compile(r"\b(nicht|kein\w*|nie|niemals|ohne|not|no|never|without|cannot|can't)\b", re.IGNORECASE)
 CONTENT_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+# Capitalised words: in German the nouns, and so the offices, documents, places and services a claim is
+# about. Unlike other words, none of them may be missing from the source sentence ("im Jugendamt" for
+# "im Bürgerbüro"; "Reisepass" for "Personalausweis").
+NAME = re.compile(r"(?<![\w-])[A-ZÄÖÜ][^\W\d_]{2,}")
 
 
 def content_stems(text: str) -> set[str]:
     """Stemmed content words (compound parts included), without the relation words above and without bare
     numbers (facts are compared exactly, on their own)."""
     return {t for t in tokenize(text) if not t.isdigit()} - LIGHT_WORDS
+
+
+def names(text: str) -> list[tuple[str, frozenset[str]]]:
+    """(stem of the whole word, stems of its compound parts) of each capitalised content word."""
+    found = []
+    for match in NAME.finditer(re.sub(r"-(?=\w)", " ", text)):  # "Online-Umschreibung": two names
+        terms = [t for t in tokenize(match.group()) if not t.isdigit()]
+        if terms and terms[0] not in LIGHT_WORDS:
+            found.append((terms[0], frozenset(terms[1:]) - LIGHT_WORDS))
+    return found
+
+
+def named(sentence_names: list[tuple[str, frozenset[str]]], available: frozenset[str] | set[str]) -> bool:
+    """Each name is in the source as a word, or as all of its parts ("Kreishaus" ← "Haus des Kreises")."""
+    return all(whole in available or (parts and parts <= available) for whole, parts in sentence_names)
 
 
 @dataclass(frozen=True)
@@ -242,11 +262,14 @@ class CitationChecker:
             return None
         scored = []
         negated = bool(NEGATION.search(text))
+        sentence_names = [] if cross_language else names(text)
         for candidate in candidates:
             available = candidate.stems | candidate.context
             overlap = len(stems & available) / len(stems) if stems else 1.0
             ok = (covered(sentence_facts, set(candidate.facts)) and (cross_language or overlap >= self.min_overlap)
-                  and negated == bool(NEGATION.search(candidate.span.text)))
+                  and negated == bool(NEGATION.search(candidate.span.text)) and named(sentence_names, available)
+                  and (cross_language or len(sentence_facts) == 0
+                       or not misplaced(text, candidate.span.text, LIGHT_WORDS)))
             scored.append((overlap, ok, candidate))
         best_overlap = max(overlap for overlap, _, _ in scored)
         passing = [(overlap, c) for overlap, ok, c in scored if ok]

@@ -28,7 +28,7 @@ _PARAGRAPH = re.compile(r"§§?\s*(\d+[a-z]?)(?:\s*(?:Abs\.|Absatz)\s*(\d+))?", 
 _DATE_NAMED = re.compile(rf"\b(\d{{1,2}})\.\s*({_MONTH_NAMES})\b(?:\s+(\d{{4}}))?", re.IGNORECASE)
 _DATE_NUMERIC = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2}\b)?")
 _TIME = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*Uhr\b|\b(\d{1,2}):(\d{2})\b", re.IGNORECASE)
-_PHONE = re.compile(r"(?<![\d,.])(?:\+\d{2}\s?)?\(?0\d{2,5}\)?[\s/-]?\d[\d\s-]{2,}\d(?![\d,])")
+_PHONE = re.compile(r"(?<![\d,.])(?:\+\d{2}\s?)?\(?0\d{2,5}\)?[\s/-]?\d[\d\s-]{2,}\d(?!\d|,\d)")
 _NUMBER = re.compile(r"(?<![\w])\d+(?:[.,]\d+)*(?:,-)?")
 _NUMBER_WORD = re.compile(rf"\b({'|'.join(NUMBER_WORDS)})\s+(?={UNITS}\b)", re.IGNORECASE)
 
@@ -46,7 +46,12 @@ def normalise_number(raw: str) -> str:
 def facts(text: str) -> set[str]:
     """Typed, normalised facts: `date:03-17`, `date:2020-03-17`, `time:08:00`, `phone:…`, `email:…`,
     `url:…`, `para:3(2)`, `num:37.5`."""
-    found: set[str] = set()
+    return {fact for _, _, fact in located_facts(text)}
+
+
+def located_facts(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, fact) in text order: where a fact sits tells what it applies to (see claims.py)."""
+    found: list[tuple[int, int, str]] = []
     rest = text
 
     def take(pattern: re.Pattern[str], make) -> None:
@@ -54,8 +59,9 @@ def facts(text: str) -> set[str]:
         for match in pattern.finditer(rest):
             value = make(match)
             if value:
-                found.add(value)
-        rest = pattern.sub(" ", rest)
+                found.append((match.start(), match.end(), value))
+        # blanked to the same length, so that later patterns see the same offsets
+        rest = pattern.sub(lambda m: " " * len(m.group()), rest)
 
     take(_EMAIL, lambda m: f"email:{m.group().lower()}")
     take(_URL, lambda m: "url:" + re.sub(r"^(https?://)?(www\.)?", "", m.group().lower()).rstrip("/.,;"))
@@ -67,8 +73,8 @@ def facts(text: str) -> set[str]:
          len(re.sub(r"\D", "", m.group())) >= 6 else None)
     take(_NUMBER, lambda m: f"num:{normalise_number(m.group())}")
     for match in _NUMBER_WORD.finditer(rest):
-        found.add(f"num:{NUMBER_WORDS[match.group(1).lower()]}")
-    return found
+        found.append((match.start(), match.end(), f"num:{NUMBER_WORDS[match.group(1).lower()]}"))
+    return sorted(found)
 
 
 def _date(day: str, month: int, year: str | None) -> str | None:

@@ -1,17 +1,40 @@
-"""When the citizen wants a person instead of the bot."""
+"""When the citizen wants a person instead of the bot.
+
+Deterministic phrase patterns, German and English, so that a request for a human is never sent to the model
+first (which would answer it, or refuse it). Each pattern is one way people ask; a question that merely
+mentions staff ("Brauche ich für die Zulassung einen Termin beim Mitarbeiter?") matches none of them.
+"""
 
 from __future__ import annotations
 
 import re
 
-_HUMAN_REQUEST = re.compile(
-    r"\b(mensch(en)?|mitarbeiter(in|innen)?|sachbearbeiter(in)?|person|jemand(em|en)?|berater(in)?|"
-    r"human|person|someone|agent|staff|real person|representative)\b.{0,40}"
-    r"\b(sprechen|reden|verbinden|verbunden|weiterleiten|erreichen|talk|speak|connect|chat)\b|"
-    r"\b(sprechen|reden|verbinden|talk|speak|connect)\b.{0,30}"
-    r"\b(mensch(en)?|mitarbeiter(in)?|sachbearbeiter(in)?|person|human|someone|agent|staff)\b",
-    re.IGNORECASE,
-)
+_PERSON = (r"(mensch(en)?|mitarbeiter(in|innen|n)?|sachbearbeiter(in|n)?|person|jemand(em|en)?|berater(in)?|"
+           r"ansprechpartner(in)?|zuständige[nm]?|kolleg(e|en|in)|"
+           r"human|someone|somebody|agent|staff|representative|operator)")
+_CONTACT = (r"(sprechen|reden|verbinden|verbunden|weiterleiten|weiter|erreichen|telefonieren|klären|chatten|"
+            r"talk|speak|connect|chat|put\s+me\s+through|transfer)")
+
+_PATTERNS = [
+    # "mit einem Menschen sprechen", "Please put me through to a human agent"
+    rf"\b{_PERSON}\b.{{0,40}}\b{_CONTACT}\b",
+    rf"\b{_CONTACT}\b.{{0,30}}\b{_PERSON}\b",
+    # "einen echten Menschen", "a real person", "human agent", "live agent"
+    r"\b(echte[nm]?|richtige[nm]?|lebendige[nm]?)\s+(mensch|person|mitarbeiter)",
+    r"\b(real|actual|live)\s+(person|human|agent)\b|\bhuman\s+(agent|being)\b",
+    # "Gib mir (bitte) einen Mitarbeiter", "Ich möchte eine Sachbearbeiterin"
+    rf"\b(gib|geben\s+sie)\s+mir\b.{{0,20}}\b{_PERSON}\b",
+    rf"\b(möchte|will|hätte\s+gern[e]?|brauche)\s+(bitte\s+)?(eine[nm]?|mit\s+eine[mr])\s+{_PERSON}\b",
+    # "Rückruf bitte", "call me back"
+    r"\b(rückruf|zurückruf\w*|ruft\s+mich\s+(jemand\s+)?zurück|call\s+me\s+back|callback)\b",
+    # "jemand, der mir persönlich helfen kann", "persönliche Beratung"
+    r"\bpersönlich\w*\s+(helfen|beraten|beratung|ansprechpartner|sprechen|kontakt)",
+    r"\bjemand\w*,?\s+(der|die)\s+mir\b.{0,30}\bhelfen",
+    # "keinen Bot", "nicht mit einer Maschine", "no bot"
+    r"\b(kein(en)?|nicht\s+mit\s+(einem|dem|einer))\s+(bot|chatbot|roboter|maschine|computer)\b",
+    r"\b(no|not\s+a|not\s+the)\s+(bot|chatbot|robot|machine)\b",
+]
+_HUMAN_REQUEST = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
 
 
 def wants_human(text: str) -> bool:

@@ -82,6 +82,30 @@ def test_claim_transferred_to_another_service_is_not_supported():
     assert checked.verdict == "unsupported"
 
 
+def test_words_the_source_binds_to_another_amount_are_caught():
+    """Every word and amount of these is in the cited sentence; only their order says the wrong thing."""
+    assert verdicts("Für jeden weiteren Hund zahlen Sie 96 Euro. [3]") == [("unsupported", ())]
+    assert verdicts("Die Hundesteuer beträgt 144 Euro im Jahr für den ersten Hund und 96 Euro für jeden "
+                    "weiteren Hund. [3]") == [("unsupported", ())]
+
+
+@pytest.mark.parametrize("answer", [
+    "Für jeden weiteren Hund zahlen Sie 144 Euro. [3.1]",
+    "Der erste Hund kostet 96 Euro im Jahr. [3.1]",
+    "Die Hundesteuer für den ersten Hund beträgt 96 Euro, für jeden weiteren 144 Euro. [3.1]",
+    "Für jeden weiteren Hund zahlen Sie 144 Euro Hundesteuer. [3.1]",
+])
+def test_reworded_amounts_in_their_own_context_stay_supported(answer):
+    assert verdicts(answer) == [("supported", (3,))]
+
+
+def test_an_office_or_document_the_source_does_not_name_is_not_supported():
+    assert verdicts("Das Jugendamt erreichen Sie unter 02741 333-0. [4]") == [("unsupported", ())]
+    assert verdicts("Der Reisepass kostet für Personen ab 24 Jahren 37 Euro. [1]") == [("unsupported", ())]
+    # named in the heading path, which every sentence of the passage is about: fine
+    assert verdicts("Der Personalausweis kostet ab 24 Jahren 37 Euro. [1]") == [("supported", (1,))]
+
+
 def test_phone_email_and_times_must_match():
     assert verdicts("Sie erreichen das Bürgerbüro unter 02741 333-0. [4.1]") == [("supported", (4,))]
     assert verdicts("Sie erreichen das Bürgerbüro unter 02741 333-1. [4.1]")[0][0] != "supported"

@@ -115,7 +115,8 @@ def test_cli_runs_a_set_against_its_own_knowledge_and_skips_one_whose_knowledge_
     ../shared the set is skipped with a message instead of failing the run."""
     (tmp_path / "kb.yaml").write_text(f"sources:\n  - {{name: kb, type: files, paths: ['{FIXTURES / 'kb'}']}}\n")
     (tmp_path / "gone.yaml").write_text("sources:\n  - {name: gone, type: files, paths: [does-not-exist]}\n")
-    case = "cases:\n  - {id: ausweis, question: 'Was kostet der Personalausweis?', expected_sources: [personalausweis]}\n"
+    case = ("cases:\n  - {id: ausweis, question: 'Was kostet der Personalausweis?', "
+            "expected_sources: [personalausweis]}\n")
     (tmp_path / "own.yaml").write_text("knowledge: kb.yaml\n" + case)
     (tmp_path / "absent.yaml").write_text("knowledge: gone.yaml\n" + case.replace("ausweis,", "other,"))
     data = tmp_path / "data"
