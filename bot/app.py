@@ -221,7 +221,7 @@ class ChatSession:
                 elif isinstance(event, AnswerResult):
                     self._chat.remember(conversation_id, event)
                     # Citation verdicts are for staff and evaluation (HTTP API), not for citizens.
-                    citizen = event.model_copy(update={"sentences": [], "retrieved": []})
+                    citizen = event.model_copy(update={"sentences": [], "retrieved": [], "model_answer": ""})
                     await self.send(Final(conversation_id=conversation_id,
                                           client_message_id=message.client_message_id, answer=citizen))
         except WebSocketDisconnect:

@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rapidfuzz import fuzz, process
+
 from bot.claims import misplaced
 from bot.facts import covered, facts
 from bot.facts import normalise_number as normalise_number  # re-exported for callers and tests
@@ -249,7 +251,7 @@ class CitationChecker:
         other = self._best(text, sentence_facts, stems, elsewhere, cross_language)
         if other and other[1] is not None:
             return self._kept(text, "fixed", other[0], other[1], reason="cited source did not support it")
-        quote = self._quotable(stems, cited, refs)
+        quote = self._quotable(stems, sentence_facts, cited, refs)
         reason = self._why_not(sentence_facts, cited)
         if quote is not None and _about(question, quote):
             return _quote(quote, text, reason)
@@ -284,14 +286,18 @@ class CitationChecker:
         overlap, candidate = max(passing, key=lambda pair: pair[0])
         return overlap, candidate
 
-    def _quotable(self, stems: set[str], cited: list[SourceSentence], refs: list[Ref]) -> SourceSentence | None:
-        """The source sentence the model evidently meant: cited by its id, and about the same things."""
+    def _quotable(self, stems: set[str], sentence_facts: set[str], cited: list[SourceSentence],
+                  refs: list[Ref]) -> SourceSentence | None:
+        """The source sentence the model evidently meant: cited by its id, and about the same things or
+        stating the same facts ("Für das zweite Tier: 144 Euro [3.1]" means the sentence with 144 Euro)."""
         best: tuple[float, SourceSentence] | None = None
         for candidate in cited:
             if not any(index == candidate.index for source, index in refs if source == candidate.source):
                 continue
             mine = stems & (candidate.stems | candidate.context)
             about = max(len(mine) / max(1, len(stems)), len(stems & candidate.stems) / max(1, len(candidate.stems)))
+            if sentence_facts and covered(sentence_facts, set(candidate.facts)):
+                about = max(about, 1.0)
             if about >= self.min_quote_overlap and (best is None or about > best[0]):
                 best = (about, candidate)
         return best[1] if best else None
@@ -337,7 +343,15 @@ class CitationChecker:
 def _about(question: str, sentence: SourceSentence) -> bool:
     """Does a source sentence (with its headings) share a content word with the question? Without a
     question there is nothing to compare, and any sentence counts."""
-    return not question or bool(content_stems(question) & (sentence.stems | sentence.context))
+    return not question or shares_word(content_stems(question), sentence.stems | sentence.context)
+
+
+def shares_word(asked: set[str] | frozenset[str], about: set[str] | frozenset[str]) -> bool:
+    """A word in common, forgiving one typo in a longer word: citizens write "fürungszeugnis"."""
+    if asked & about:
+        return True
+    return any(len(word) >= 6 and process.extractOne(word, about, scorer=fuzz.ratio, score_cutoff=85) is not None
+               for word in asked)
 
 
 def _quote(source: SourceSentence, original: str, reason: str) -> CheckedSentence:

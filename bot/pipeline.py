@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot import messages
-from bot.citations import CheckedSentence, CitationChecker, SourceSentences, content_stems, render
+from bot.citations import CheckedSentence, CitationChecker, SourceSentences, content_stems, render, shares_word
 from bot.emergency import emergency_message, is_emergency
 from bot.handoff import wants_human
 from bot.language import LanguageDetector
@@ -72,12 +72,14 @@ class AnswerPipeline:
             return
 
         retrieved: list[RetrievedSource] = []
+        raw = ""
 
         def result(text: str, outcome: Outcome, standalone: str, citations: list[Citation] | None = None,
                    sentences: list[CheckedSentence] | None = None) -> AnswerResult:
             timings["total"] = time.perf_counter() - started
             answer = self._result(text, outcome, question, standalone, language, citations, sentences, timings)
             answer.retrieved = retrieved
+            answer.model_answer = raw
             return answer
 
         standalone = self._standalone(question, history or [])
@@ -85,7 +87,8 @@ class AnswerPipeline:
         passages = self._retriever.retrieve(standalone, self._options.top_k)
         timings["retrieval"] = time.perf_counter() - started - timings["rewrite"]
         retrieved.extend(RetrievedSource(rank=n, source_id=p.source_id, title=p.title, url=p.url,
-                                         similarity=round(p.similarity, 4)) for n, p in enumerate(passages, 1))
+                                         similarity=round(p.similarity, 4), chunk_id=p.chunk_id,
+                                         headings=p.headings, text=p.text) for n, p in enumerate(passages, 1))
         if not passages or passages[0].similarity < self._options.min_relevance:
             yield result(messages.text("no_answer", language), "no_answer", standalone)
             return
@@ -94,7 +97,6 @@ class AnswerPipeline:
         cross_language = language != "de"
         checked: list[CheckedSentence] = []
         shown = ""
-        raw = ""
         done = 0  # characters of `raw` whose sentences are checked
         for piece in self._model.stream(answer_messages(standalone, sources, language),
                                         self._options.max_tokens, cancel=cancel):
@@ -148,7 +150,7 @@ class AnswerPipeline:
         about = content_stems(" ".join(s.text for s in shown))
         for number in {n for s in shown for n in s.markers}:
             about |= content_stems(f"{passages[number - 1].title} {passages[number - 1].headings}")
-        return bool(content_stems(question) & about)
+        return shares_word(content_stems(question), about)
 
     def _result(self, text: str, outcome: Outcome, question: str, standalone: str, language: str,
                 citations: list[Citation] | None = None, sentences: list[CheckedSentence] | None = None,

@@ -73,6 +73,11 @@ class RetrievedSource(BaseModel):
     title: str
     url: str | None
     similarity: float
+    chunk_id: str = ""
+    headings: str = ""
+    text: str = ""
+    """The passage as the model saw it: with `model_answer`, enough to re-run the citation check offline
+    (eval/calibrate.py)."""
 
 
 class AnswerResult(BaseModel):
@@ -87,6 +92,8 @@ class AnswerResult(BaseModel):
     citizens over the WebSocket."""
     retrieved: list[RetrievedSource] = []
     """The passages retrieval ranked for the question (HTTP API only, like `sentences`)."""
+    model_answer: str = ""
+    """What the model wrote, markers and all, before the check (HTTP API only, like `sentences`)."""
     timings: dict[str, float] = {}
 
 

@@ -9,6 +9,7 @@ derived from the vector store's texts (the single source of truth) and rebuilt w
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import unicodedata
@@ -22,6 +23,9 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_GERMAN
 from compound_split import char_split
+
+# bm25s sets its own logger to DEBUG on import, which would print its progress notes to every user.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOPWORDS = frozenset(STOPWORDS_GERMAN) | frozenset(STOPWORDS_EN)

@@ -37,6 +37,8 @@ class CaseResult(BaseModel):
     citations: list[dict] = []
     retrieved: list[dict] = []
     sentences: list[dict] = []
+    model_answer: str = ""
+    standalone_question: str = ""
     facts: dict[str, bool] = {}
     forbidden_found: list[str] = []
     expected_sources: list[str] = []
@@ -61,6 +63,8 @@ def evaluate_case(case: EvalCase, ask: Ask) -> CaseResult:
     result.citations = [c.model_dump(exclude={"passage"}) for c in answer.citations]
     result.retrieved = [r.model_dump() for r in answer.retrieved]
     result.sentences = [s.model_dump() for s in answer.sentences]
+    result.model_answer = answer.model_answer
+    result.standalone_question = answer.standalone_question
     result.facts = {fact: contains_fact(answer.text, fact) for fact in case.expected_facts}
     result.forbidden_found = [fact for fact in case.forbidden_facts if contains_fact(answer.text, fact)]
     result.first_token_s = answer.timings.get("first_verified") or answer.timings.get("first_token")

@@ -37,7 +37,6 @@ def main(
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.INFO if verbose else logging.WARNING)  # it sets DEBUG itself
     try:
         ctx.obj = load_settings(config)
     except (FileNotFoundError, ValueError) as exc:
@@ -335,6 +334,38 @@ def _knowledge_settings(settings: Settings, sources_file: Path) -> Settings:
     sources = [build_source(c, own.data_dir) for c in load_sources(sources_file)]
     _ingest(own, _index(own), sources, prune=True)
     return own
+
+
+@eval_app.command("calibrate")
+def eval_calibrate(
+    ctx: typer.Context,
+    sets: Annotated[list[Path], typer.Argument(help="The test sets the run was made with.")],
+    report: Annotated[Path, typer.Option(help="Directory of a finished run (its results.jsonl).")] = Path(
+        "eval-out"),
+    overlap: Annotated[str, typer.Option(help="min_overlap values to try, comma-separated.")] =
+        "0.5,0.6,0.67,0.75,0.85,1.0",
+    quote: Annotated[str, typer.Option(help="min_quote_overlap values to try, comma-separated.")] = "0.3,0.5,0.7",
+) -> None:
+    """Re-run the citation check of a finished run with other thresholds (no model needed)."""
+    from eval.calibrate import Setting, calibrate, table
+    from eval.cases import CaseFileError, load_set
+    from eval.runner import Run
+
+    settings: Settings = ctx.obj
+    try:
+        cases = [case for path in sets for case in load_set(path).cases]
+        grid = [Setting(float(o), float(q)) for o in overlap.split(",") for q in quote.split(",")]
+    except CaseFileError as exc:
+        raise fail(str(exc)) from None
+    except ValueError:
+        raise fail("--overlap and --quote take comma-separated numbers, e.g. 0.5,0.75") from None
+    results = Run(report).done()
+    if not results:
+        raise fail(f"No results in {report}: run `siwi eval run ... --report {report}` first.")
+    rows = calibrate(cases, results.values(), grid)
+    current = Setting(settings.check_min_overlap, settings.check_min_quote_overlap)
+    console.print(f"{rows[0].cases} answers the model wrote, re-checked with each setting:\n", highlight=False)
+    console.print(table(rows, current), highlight=False, markup=False)
 
 
 @eval_app.command("compare")

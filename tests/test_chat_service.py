@@ -103,7 +103,7 @@ def test_answer_streams_in_deltas_and_ends_with_checked_final(server):
     start, end = fee[0]["spans"][0]
     assert fee[0]["passage"][start:end] == fee[0]["snippet"]
     # Verdicts are for staff and evaluation: never sent to the citizen's socket.
-    assert answer["sentences"] == []
+    assert answer["sentences"] == [] and answer["retrieved"] == [] and answer["model_answer"] == ""
 
 
 def test_follow_up_question_is_rewritten_with_the_history(server):

@@ -53,7 +53,8 @@ def test_in_process_run_reports_and_resumes(setup, tmp_path):
     results = run.execute(cases, in_process(pipeline))
     by_id = {r.id: r for r in results}
     assert by_id["ausweis"].outcome == "answered" and by_id["ausweis"].facts == {"37 Euro": True}
-    assert by_id["ausweis"].retrieved and by_id["ausweis"].sentences
+    assert by_id["ausweis"].retrieved and by_id["ausweis"].sentences and by_id["ausweis"].model_answer
+    assert by_id["ausweis"].retrieved[0]["text"]
     assert by_id["apfelkuchen"].outcome == "no_answer" and by_id["person"].outcome == "handoff"
     assert all(r.error is None for r in results)
 

@@ -80,3 +80,12 @@ def test_invalid_setting_is_refused(tmp_path: Path):
 
 def test_ingest_of_a_missing_path_is_refused(tmp_path: Path):
     one_line_error(siwi(["ingest", str(tmp_path / "missing")], SIWI_DATA_DIR=str(tmp_path)), "no such file")
+
+
+def test_every_package_is_installed_not_just_found_in_the_checkout(tmp_path: Path):
+    """The `siwi` command runs outside the checkout; a package missing from the installed distribution
+    (pyproject's package list) works in tests run from the repository and fails for users."""
+    result = subprocess.run([sys.executable, "-c", "import bot.app, eval.runner, knowledge.ingest, "
+                             "embeddings.retrieval, widget, siwi.cli"], cwd=tmp_path, capture_output=True, text=True,
+                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert result.returncode == 0, result.stderr
