@@ -57,6 +57,7 @@ LIGHT_WORDS = frozenset(tokenize(
 # A negated claim is the opposite claim: "ist nicht verfahrensfrei" never supports "ist verfahrensfrei".
 NEGATION = re.compile(r"\b(nicht|kein\w*|nie|niemals|ohne|not|no|never|without|cannot|can't)\b", re.IGNORECASE)
 CONTENT_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+BARE_ID = re.compile(r"[\[(]?(\d{1,2})\.(\d{1,2})[\])]?\.?")
 # Capitalised words: in German the nouns, and so the offices, documents, places and services a claim is
 # about. Unlike other words, none of them may be missing from the source sentence ("im Jugendamt" for
 # "im Bürgerbüro"; "Reisepass" for "Personalausweis").
@@ -233,8 +234,15 @@ class CitationChecker:
         stems = content_stems(text)
         if not refs and not sentence_facts and (len(stems) <= 2 or text.endswith(":")):
             return CheckedSentence(text, (), "neutral", 1.0, original=text)
+        if not refs and (bare := BARE_ID.fullmatch(text)) and sources.get(int(bare[1]), int(bare[2])):
+            # "3.5" alone: a sentence id without its brackets, not the number 3.5.
+            return self._selected([(int(bare[1]), int(bare[2]))], sources, question)
         if not refs:
             best = self._best(text, sentence_facts, stems, sources.all(), cross_language)
+            if best and best[1] is not None and _about(question, best[1]):
+                # The claim is in a source, but the model did not say which: the source sentence is shown,
+                # with its citation, instead of the model's wording.
+                return _quote(best[1], text, "no source marker; the source sentence that supports it is shown")
             stating = self._stating(sentence_facts, sources, question)
             if stating is not None:
                 # The model's own unmarked wording is not shown; the one source sentence on the question

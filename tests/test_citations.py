@@ -54,9 +54,20 @@ def test_fact_cited_to_the_wrong_source_is_fixed():
     assert verdicts("Das Serviceportal ist seit dem 17. März freigeschaltet. [1]") == [("fixed", (2,))]
 
 
-def test_factual_sentence_without_marker_is_unsupported():
-    assert verdicts("Das Serviceportal hatte über 12.000 Besuche in acht Wochen.") == [("unsupported", ())]
+def test_factual_sentence_without_marker_is_never_shown_as_written():
+    """An invention is dropped; a true claim without a marker is replaced by the source sentence that
+    supports it, with its citation."""
     assert verdicts("Die nächste Bundestagswahl findet am 28. September statt.") == [("unsupported", ())]
+    [checked] = checker.check("Das Serviceportal hatte über 12.000 Besuche in acht Wochen.", SOURCES)
+    assert (checked.verdict, checked.markers) == ("quoted", (2,))
+    assert checked.text == "Über 12.000 Besuche gab es in acht Wochen."
+    assert verdicts("Das Serviceportal hatte über 15.000 Besuche in acht Wochen.") == [("unsupported", ())]
+
+
+def test_a_sentence_id_without_brackets_is_a_selection():
+    [checked] = checker.check("3.1", SOURCES, question="Was kostet der zweite Hund?")
+    assert checked.verdict == "quoted" and checked.text.startswith("Die Hundesteuer beträgt")
+    assert verdicts("7.1") == [("unsupported", ())]  # no such sentence: a number, and not in any source
 
 
 # --- claims in the wrong slot, transferred claims --------------------------------------------------------
