@@ -97,3 +97,24 @@ def table(rows: Sequence[Row], current: Setting) -> str:
                      f"{pct(row.share(row.as_written, row.sentences))} | {pct(row.share(row.quoted, row.sentences))} | "
                      f"{pct(row.share(row.dropped, row.sentences))} |")
     return "\n".join(lines)
+
+
+def relevance_table(cases: Sequence[EvalCase], results: Iterable[CaseResult], thresholds: Sequence[float],
+                    current: float) -> str:
+    """The retrieval gate: for each threshold, the share of answerable questions it would turn away unasked
+    (lost answers) and of unanswerable ones it would stop before the model (saved model time)."""
+    by_id = {case.id: case for case in cases}
+    best: dict[str, list[float]] = {"answer": [], "no_answer": []}
+    for result in results:
+        case = by_id.get(result.id)
+        if case is None or case.expect not in best or not result.retrieved or case.language != "de":
+            continue  # across languages similarities are lower; the gate is calibrated on German questions
+        best[case.expect].append(max(r["similarity"] for r in result.retrieved))
+    lines = [f"| min_relevance | answerable turned away (of {len(best['answer'])}) | "
+             f"unanswerable stopped before the model (of {len(best['no_answer'])}) |", "|---:|---:|---:|"]
+    for threshold in thresholds:
+        lost = sum(s < threshold for s in best["answer"])
+        stopped = sum(s < threshold for s in best["no_answer"])
+        mark = " (current)" if abs(threshold - current) < 1e-9 else ""
+        lines.append(f"| {threshold:.2f}{mark} | {lost} | {stopped} |")
+    return "\n".join(lines)

@@ -306,7 +306,7 @@ def eval_run(
     built = build_report(results, [str(p) for p in sets], described)
     for path in write_reports(built, report):
         console.print(f"wrote {path}", highlight=False)
-    console.print((report / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False)
+    console.print((report / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False, soft_wrap=True)
     failures = gate(built, thresholds)
     for line in failures:
         err.print(f"[bold red]below threshold:[/] {line}", highlight=False)
@@ -347,7 +347,7 @@ def eval_calibrate(
     quote: Annotated[str, typer.Option(help="min_quote_overlap values to try, comma-separated.")] = "0.3,0.5,0.7",
 ) -> None:
     """Re-run the citation check of a finished run with other thresholds (no model needed)."""
-    from eval.calibrate import Setting, calibrate, table
+    from eval.calibrate import Setting, calibrate, relevance_table, table
     from eval.cases import CaseFileError, load_set
     from eval.runner import Run
 
@@ -365,7 +365,11 @@ def eval_calibrate(
     rows = calibrate(cases, results.values(), grid)
     current = Setting(settings.check_min_overlap, settings.check_min_quote_overlap)
     console.print(f"{rows[0].cases} answers the model wrote, re-checked with each setting:\n", highlight=False)
-    console.print(table(rows, current), highlight=False, markup=False)
+    console.print(table(rows, current), highlight=False, markup=False, soft_wrap=True)
+    gates = sorted({round(settings.min_relevance + step / 100, 2) for step in range(-5, 6)})
+    console.print("\nThe retrieval gate (best passage's similarity), German questions:\n", highlight=False)
+    console.print(relevance_table(cases, results.values(), gates, settings.min_relevance), highlight=False,
+                  markup=False, soft_wrap=True)
 
 
 @eval_app.command("compare")

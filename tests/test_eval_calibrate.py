@@ -3,7 +3,7 @@ passages it saw, without the model."""
 
 from __future__ import annotations
 
-from eval.calibrate import Setting, calibrate, table
+from eval.calibrate import Setting, calibrate, relevance_table, table
 from eval.cases import EvalCase
 from eval.runner import CaseResult
 
@@ -49,3 +49,13 @@ def test_table_marks_the_current_setting():
     rows = calibrate(CASES, RESULTS, [Setting(0.75, 0.5), Setting(1.0, 0.5)])
     text = table(rows, Setting(0.75, 0.5))
     assert "| 0.75 (current) | 0.50 | 2/3 |" in text and "| 1.00 | 0.50 |" in text
+
+
+def test_relevance_table_counts_what_each_gate_would_turn_away():
+    answerable = result("loose", "x [1.1]")
+    unanswerable = result("none", "KEINE_ANTWORT", "no_answer")
+    unanswerable.retrieved = [dict(PASSAGE, similarity=0.81)]
+    text = relevance_table(CASES, [answerable, unanswerable], [0.8, 0.85, 0.95], current=0.85)
+    assert "| 0.80 | 0 | 0 |" in text
+    assert "| 0.85 (current) | 0 | 1 |" in text
+    assert "| 0.95 | 1 | 1 |" in text
