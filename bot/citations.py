@@ -211,7 +211,7 @@ class CitationChecker:
               question: str = "") -> list[CheckedSentence]:
         sources = SourceSentences(passages)
         checked = []
-        for raw in split_sentences(answer):
+        for raw in answer_sentences(answer):
             result = self.check_sentence(raw, sources, cross_language, question)
             if result is not None:
                 checked.append(result)
@@ -346,6 +346,19 @@ class CitationChecker:
         if missing:
             return "not in the cited source: " + ", ".join(missing)
         return "the cited source does not say this"
+
+
+def answer_sentences(text: str) -> list[str]:
+    """The model's sentences; a bare list of ids ("[2.1], [2.2], [2.3]") is one selection per id, so that
+    every selected source sentence is quoted, not only the first."""
+    sentences = []
+    for sentence in split_sentences(text):
+        ids = MARKER.findall(sentence)
+        if len(ids) > 1 and not CONTENT_WORD.search(MARKER.sub("", sentence)) and not facts(MARKER.sub("", sentence)):
+            sentences += [f"[{group}]" for group in ids]
+        else:
+            sentences.append(sentence)
+    return sentences
 
 
 def _about(question: str, sentence: SourceSentence) -> bool:

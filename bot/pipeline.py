@@ -15,7 +15,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot import messages
-from bot.citations import CheckedSentence, CitationChecker, SourceSentences, content_stems, render, shares_word
+from bot.citations import (
+    CheckedSentence,
+    CitationChecker,
+    SourceSentences,
+    answer_sentences,
+    content_stems,
+    render,
+    shares_word,
+)
 from bot.emergency import emergency_message, is_emergency
 from bot.handoff import wants_human
 from bot.language import LanguageDetector
@@ -135,7 +143,7 @@ class AnswerPipeline:
     def _check(self, text: str, sources: SourceSentences, cross_language: bool,
                question: str) -> list[CheckedSentence]:
         results = (self._checker.check_sentence(raw, sources, cross_language, question)
-                   for raw in split_sentences(text))
+                   for raw in answer_sentences(text))
         return [r for r in results if r is not None]
 
     @staticmethod

@@ -64,6 +64,12 @@ def test_factual_sentence_without_marker_is_never_shown_as_written():
     assert verdicts("Das Serviceportal hatte über 15.000 Besuche in acht Wochen.") == [("unsupported", ())]
 
 
+def test_a_list_of_bare_ids_quotes_every_selected_sentence():
+    checked = checker.check("[3.2], [3.3]", SOURCES, question="Was kostet ein gefährlicher Hund?")
+    assert [c.verdict for c in checked] == ["quoted", "quoted"]
+    assert render(checked) == "- Gefährlicher Hund: 600 Euro im Jahr [3]\n- Ersatz-Hundesteuermarke: 5 Euro [3]"
+
+
 def test_a_sentence_id_without_brackets_is_a_selection():
     [checked] = checker.check("3.1", SOURCES, question="Was kostet der zweite Hund?")
     assert checked.verdict == "quoted" and checked.text.startswith("Die Hundesteuer beträgt")
