@@ -65,11 +65,13 @@ pre{white-space:pre-wrap;background:#f8f9fa;padding:.5rem}
 <p class="meta">Sets: {{ sets|join(", ") }} · Modell: {{ settings.llm_model }} · {{ metrics.cases }} Fälle ·
 {{ created }}</p>
 <h2>Übersicht</h2>
-<svg width="640" height="{{ 24 * shares|length + 10 }}" role="img" aria-label="Kennzahlen als Balken">
-{% for name, value in shares %}<text x="0" y="{{ 24 * loop.index0 + 17 }}" font-size="13">{{ name }}</text>
-<rect class="bar{% if value < 0.5 %} low{% endif %}" x="260" y="{{ 24 * loop.index0 + 5 }}"
+<svg width="720" height="{{ 24 * shares|length + 10 }}" role="img" aria-label="Kennzahlen als Balken">
+{% for name, value in shares %}<text x="0" y="{{ 24 * loop.index0 + 17 }}" font-size="13">{{ name }}
+{%- if name in lower %} (↓ besser){% endif %}</text>
+<rect class="bar{% if (value > 0.5 if name in lower else value < 0.5) %} low{% endif %}" x="330"
+ y="{{ 24 * loop.index0 + 5 }}"
  width="{{ (value * 300)|round|int }}" height="16"></rect>
-<text x="{{ 266 + (value * 300)|round|int }}" y="{{ 24 * loop.index0 + 17 }}"
+<text x="{{ 336 + (value * 300)|round|int }}" y="{{ 24 * loop.index0 + 17 }}"
  font-size="12">{{ "%.3f"|format(value) }}</text>
 {% endfor %}</svg>
 <table><tr><th>Kennzahl</th><th>gesamt</th>{% for tag in by_tag %}<th>{{ tag }}</th>{% endfor %}</tr>
@@ -101,7 +103,7 @@ def html(report: dict) -> str:
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     shares = [(name, value) for name, value in report["metrics"].items()
               if isinstance(value, float) and 0 <= value <= 1 and not name.startswith("latency")]
-    return env.from_string(HTML).render(**report, shares=shares, fmt=_fmt)
+    return env.from_string(HTML).render(**report, shares=shares, fmt=_fmt, lower=LOWER_IS_BETTER)
 
 
 def write_reports(report: dict, directory: Path) -> list[Path]:
