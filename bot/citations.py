@@ -57,6 +57,7 @@ LIGHT_WORDS = frozenset(tokenize(
 # A negated claim is the opposite claim: "ist nicht verfahrensfrei" never supports "ist verfahrensfrei".
 NEGATION = re.compile(r"\b(nicht|kein\w*|nie|niemals|ohne|not|no|never|without|cannot|can't)\b", re.IGNORECASE)
 CONTENT_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://|www\.)[^\s<>()\[\]]+", re.IGNORECASE)
 BARE_ID = re.compile(r"[\[(]?(\d{1,2})\.(\d{1,2})[\])]?\.?")
 # Capitalised words: in German the nouns, and so the offices, documents, places and services a claim is
 # about. Unlike other words, none of them may be missing from the source sentence ("im Jugendamt" for
@@ -65,9 +66,10 @@ NAME = re.compile(r"(?<![\w-])[A-ZÄÖÜ][^\W\d_]{2,}")
 
 
 def content_stems(text: str) -> set[str]:
-    """Stemmed content words (compound parts included), without the relation words above and without bare
-    numbers (facts are compared exactly, on their own)."""
-    return {t for t in tokenize(text) if not t.isdigit()} - LIGHT_WORDS
+    """Stemmed content words (compound parts included), without the relation words above, without bare
+    numbers and without the words inside e-mail addresses and URLs (facts are compared exactly, on their
+    own; "bauaufsicht@kreis-lindenau.example" is no statement about the Bauaufsicht)."""
+    return {t for t in tokenize(ADDRESS.sub(" ", text)) if not t.isdigit()} - LIGHT_WORDS
 
 
 def names(text: str) -> list[tuple[str, frozenset[str]]]:
@@ -239,9 +241,9 @@ class CitationChecker:
             return self._selected([(int(bare[1]), int(bare[2]))], sources, question)
         if not refs:
             best = self._best(text, sentence_facts, stems, sources.all(), cross_language)
-            if best and best[1] is not None and _about(question, best[1]):
-                # The claim is in a source, but the model did not say which: the source sentence is shown,
-                # with its citation, instead of the model's wording.
+            if best and best[1] is not None and stems & best[1].stems and _about(question, best[1]):
+                # The claim is in a source sentence (not only in its headings), but the model did not say
+                # which: the source sentence is shown, with its citation, instead of the model's wording.
                 return _quote(best[1], text, "no source marker; the source sentence that supports it is shown")
             stating = self._stating(sentence_facts, sources, question)
             if stating is not None:

@@ -70,6 +70,14 @@ def test_a_list_of_bare_ids_quotes_every_selected_sentence():
     assert render(checked) == "- Gefährlicher Hund: 600 Euro im Jahr [3]\n- Ersatz-Hundesteuermarke: 5 Euro [3]"
 
 
+def test_words_of_an_address_are_no_statement():
+    """"Sie erreichen das Bürgerbüro per E-Mail" is not supported by the address buergerbuero@… alone."""
+    bauaufsicht = [passage("E-Mail: bauaufsicht@kreis-lindenau.example", "Bauantrag", "Kontakt")]
+    checked = checker.check("Ja, Sie können den Bauantrag bei der Bauaufsicht des Kreises einreichen.", bauaufsicht,
+                            question="Reiche ich den Bauantrag bei der Bauaufsicht des Kreises ein?")
+    assert [c.verdict for c in checked] == ["unsupported"]
+
+
 def test_a_sentence_id_without_brackets_is_a_selection():
     [checked] = checker.check("3.1", SOURCES, question="Was kostet der zweite Hund?")
     assert checked.verdict == "quoted" and checked.text.startswith("Die Hundesteuer beträgt")
