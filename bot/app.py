@@ -6,26 +6,36 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
+import widget
 from bot.conversations import ConversationStore, new_conversation_id
+from bot.handoff_service import CitizenLink
 from bot.pipeline import AnswerPipeline
 from bot.protocol import (
     AnswerResult,
     AskRequest,
     AskResponse,
+    CallbackRequest,
     Cancel,
     Delta,
+    EndHandoff,
     ErrorMessage,
+    Feedback,
+    FeedbackAck,
     Final,
+    HandoffRequest,
     Ping,
     Pong,
     Queued,
@@ -35,6 +45,7 @@ from bot.protocol import (
     client_message_adapter,
 )
 from bot.services import Index
+from bot.staff_api import StaffWorkspace, build_workspace, staff_router
 from bot.worker import GenerationWorker, Job, Position, QueueFull
 from siwi import __version__
 from siwi.settings import Settings
@@ -53,6 +64,11 @@ class Chat:
     pipeline: AnswerPipeline
     worker: GenerationWorker
     conversations: ConversationStore = field(default_factory=ConversationStore)
+    answers: OrderedDict[tuple[str, str], dict[str, Any]] = field(default_factory=OrderedDict)
+    """Recent answers by (conversation id, client_message_id), so that feedback can name what it rates."""
+    _feedback_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    staff: StaffWorkspace | None = None
+    """The human handoff and the staff workspace (bot/staff_api.py)."""
 
     def validate_text(self, text: str) -> ErrorMessage | None:
         if not text.strip():
@@ -71,22 +87,45 @@ class Chat:
         history = self.conversations.history(conversation_id)
         return self.worker.submit(partial(self.pipeline.run, question, history))
 
-    def remember(self, conversation_id: str, answer: AnswerResult) -> None:
+    def remember(self, conversation_id: str, answer: AnswerResult, client_message_id: str | None = None) -> None:
         self.conversations.append(conversation_id, answer.question, answer.text)
+        if client_message_id:
+            self.answers[(conversation_id, client_message_id)] = {
+                "question": answer.question, "text": answer.text, "outcome": answer.outcome,
+                "sources": [c.source_id for c in answer.citations]}
+            while len(self.answers) > 10_000:
+                self.answers.popitem(last=False)
+
+    def record_feedback(self, feedback: Feedback, conversation_id: str) -> None:
+        """Append one line to DATA_DIR/feedback.jsonl: the rating, the comment and the answer it rates (if this
+        process still knows it). A later line for the same answer replaces an earlier one."""
+        comment = (feedback.comment or "").strip() or None
+        record = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "conversation_id": conversation_id,
+                  "client_message_id": feedback.client_message_id, "rating": feedback.rating, "comment": comment,
+                  "answer": self.answers.get((conversation_id, feedback.client_message_id))}
+        path = self.settings.data_dir / "feedback.jsonl"
+        with self._feedback_lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as file:
+                file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline) -> FastAPI:
+def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
+               staff: StaffWorkspace | None = None) -> FastAPI:
     chat = Chat(settings, index, pipeline, GenerationWorker(settings.max_queue))
+    chat.staff = staff = staff or build_workspace(settings, index.retriever(settings), index.store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         chat.worker.start()
         yield
         await chat.worker.stop()
+        staff.close()
 
     app = FastAPI(title="SiWi", version=__version__, lifespan=lifespan,
                   description="Grounded answers with citations from the district's knowledge base.")
     app.state.chat = chat
+    app.include_router(staff_router(staff))
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, Any]:
@@ -122,12 +161,26 @@ def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline) -> Fa
         return AskResponse(conversation_id=conversation_id, answer=answer)
 
     @app.websocket("/ws/chat")
-    async def chat_socket(websocket: WebSocket, conversation_id: str | None = None) -> None:
-        await ChatSession(websocket, chat).run(conversation_id)
+    async def chat_socket(websocket: WebSocket, conversation_id: str | None = None, resume_token: str | None = None,
+                          after: int | None = None) -> None:
+        await ChatSession(websocket, chat).run(conversation_id, resume_token, after)
 
     @app.get("/", include_in_schema=False)
     async def index_page() -> FileResponse:
+        """The demo page: a fictitious district homepage with the widget embedded."""
         return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/widget/siwi.js", include_in_schema=False, response_model=None)
+    async def widget_script() -> FileResponse | PlainTextResponse:
+        """The chat widget, built from widget/src by `make setup` (npm run build)."""
+        bundle = widget.BUNDLE
+        if not bundle.is_file():
+            return PlainTextResponse(
+                f"// The SiWi widget is not built: {bundle} is missing. Run `make setup`, or "
+                f"`cd widget && npm ci && npm run build`.\n",
+                status_code=404, media_type="text/javascript")
+        return FileResponse(bundle, media_type="text/javascript; charset=utf-8",
+                            headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
@@ -143,15 +196,25 @@ class ChatSession:
         self._send_lock = asyncio.Lock()
         self._inbox: asyncio.Queue[UserMessage | None] = asyncio.Queue()
         self._current: Job | None = None
+        self._conversation_id = ""
+        assert chat.staff is not None
+        self._link = CitizenLink(chat.staff.service, self.send)
 
     async def send(self, message: Any) -> None:
         async with self._send_lock:
             await self._ws.send_text(message.model_dump_json())
 
-    async def run(self, conversation_id: str | None) -> None:
+    async def run(self, conversation_id: str | None, resume_token: str | None = None,
+                  after: int | None = None) -> None:
         await self._ws.accept()
         cid = conversation_id if conversation_id and _valid_id(conversation_id) else new_conversation_id()
+        # A conversation that was with staff continues only with its resume token (else: a new one).
+        cid, refused = await self._link.connect(cid, resume_token, new_conversation_id)
+        self._conversation_id = cid
         await self.send(Ready(conversation_id=cid))
+        if refused:
+            await self.send(refused)
+        await self._link.resume(after)
         reader = asyncio.create_task(self._read())
         try:
             while (message := await self._inbox.get()) is not None:
@@ -162,6 +225,7 @@ class ChatSession:
             if self._current:
                 self._current.cancel.set()
             reader.cancel()
+            await self._link.close()
 
     async def _read(self) -> None:
         limit = self._chat.settings.max_message_chars
@@ -193,9 +257,13 @@ class ChatSession:
                 elif isinstance(message, Cancel):
                     if self._current:
                         self._current.cancel.set()
+                elif isinstance(message, Feedback):
+                    await self._feedback(message)
+                elif isinstance(message, HandoffRequest | CallbackRequest | EndHandoff):
+                    await self._link.handle(message)
                 elif error := self._chat.validate_text(message.text):
                     await self.send(error)
-                else:
+                elif not await self._link.to_staff(message):  # with staff, messages go to them, not the bot
                     await self._inbox.put(message)
         except (WebSocketDisconnect, RuntimeError):
             pass
@@ -204,7 +272,22 @@ class ChatSession:
                 self._current.cancel.set()
             self._inbox.put_nowait(None)
 
+    async def _feedback(self, message: Feedback) -> None:
+        try:
+            await asyncio.to_thread(self._chat.record_feedback, message,
+                                    message.conversation_id or self._conversation_id)
+        except OSError:
+            log.exception("storing feedback failed")
+            await self.send(ErrorMessage(code="internal_error", message="Die Rückmeldung konnte nicht gespeichert "
+                                                                        "werden."))
+            return
+        await self.send(FeedbackAck(client_message_id=message.client_message_id))
+        cid = message.conversation_id or self._conversation_id
+        await self._link.feedback(message, cid, self._chat.answers.get((cid, message.client_message_id)))
+
     async def _answer(self, message: UserMessage, conversation_id: str) -> None:
+        if await self._link.intercept(message, conversation_id):  # an always-human topic: straight to staff
+            return
         try:
             self._current = self._chat.submit(message.text, conversation_id)
         except QueueFull:
@@ -219,11 +302,12 @@ class ChatSession:
                 elif isinstance(event, str):
                     await self.send(Delta(text=event))
                 elif isinstance(event, AnswerResult):
-                    self._chat.remember(conversation_id, event)
+                    self._chat.remember(conversation_id, event, message.client_message_id)
                     # Citation verdicts are for staff and evaluation (HTTP API), not for citizens.
                     citizen = event.model_copy(update={"sentences": [], "retrieved": [], "model_answer": ""})
                     await self.send(Final(conversation_id=conversation_id,
                                           client_message_id=message.client_message_id, answer=citizen))
+                    await self._link.answered(conversation_id, event)
         except WebSocketDisconnect:
             raise
         except Exception:

@@ -39,3 +39,24 @@ _HUMAN_REQUEST = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECA
 
 def wants_human(text: str) -> bool:
     return bool(_HUMAN_REQUEST.search(text))
+
+
+# --- topics that always go to a person (SIWI_ALWAYS_HUMAN_TOPICS) -------------------------------------------
+
+class HumanTopics:
+    """Configured topics such as Kindeswohl or complaints: a message that mentions one is handed to staff
+    instead of the bot. Each entry is 'Topic' or 'Topic=word|word'; a word matches as the start of a word
+    ("beschwer" finds "Beschwerde" and "beschweren"), case-insensitive."""
+
+    def __init__(self, entries: list[str]):
+        self._topics: list[tuple[str, re.Pattern[str]]] = []
+        for entry in entries:
+            name, _, words = entry.partition("=")
+            alternatives = [w.strip() for w in (words or name).split("|") if w.strip()]
+            if name.strip() and alternatives:
+                pattern = "|".join(r"\s+".join(map(re.escape, w.split())) for w in alternatives)
+                self._topics.append((name.strip(), re.compile(rf"\b(?:{pattern})", re.IGNORECASE)))
+
+    def match(self, text: str) -> str | None:
+        """The first configured topic the text mentions, or None."""
+        return next((name for name, pattern in self._topics if pattern.search(text)), None)

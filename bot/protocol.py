@@ -3,6 +3,7 @@ docs/protocol.md describes it for client authors; keep the two in step."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -34,8 +35,46 @@ class Cancel(_Message):
     type: Literal["cancel"]
 
 
-ClientMessage = Annotated[UserMessage | Ping | Cancel, Field(discriminator="type")]
-client_message_adapter: TypeAdapter[UserMessage | Ping | Cancel] = TypeAdapter(ClientMessage)
+MAX_FEEDBACK_COMMENT_CHARS = 1000
+
+
+class Feedback(_Message):
+    """The citizen's rating of one answer, named by the client_message_id of the question it answers."""
+
+    type: Literal["feedback"]
+    client_message_id: str = Field(min_length=1, max_length=64)
+    conversation_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    rating: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=MAX_FEEDBACK_COMMENT_CHARS)
+
+
+class HandoffRequest(_Message):
+    """The widget's "talk to a person" button."""
+
+    type: Literal["handoff_request"]
+
+
+class CallbackRequest(_Message):
+    """Please call (or write) me back: stored only with consent=true and a phone number or e-mail address."""
+
+    type: Literal["callback_request"]
+    consent: bool = Field(strict=True)
+    """The citizen agreed that the contact details are stored to call them back."""
+    name: str | None = Field(None, max_length=120)
+    phone: str | None = Field(None, max_length=40)
+    email: str | None = Field(None, max_length=254)
+    message: str | None = Field(None, max_length=2000)
+
+
+class EndHandoff(_Message):
+    """The citizen ends the conversation with staff; SiWi answers again."""
+
+    type: Literal["end_handoff"]
+
+
+AnyClientMessage = UserMessage | Ping | Cancel | Feedback | HandoffRequest | CallbackRequest | EndHandoff
+ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
+client_message_adapter: TypeAdapter[AnyClientMessage] = TypeAdapter(ClientMessage)
 
 
 # --- the answer -------------------------------------------------------------------------------------
@@ -133,12 +172,78 @@ class Final(_Message):
 class ErrorMessage(_Message):
     type: Literal["error"] = "error"
     code: Literal["invalid_json", "invalid_message", "unsupported_frame", "empty_message", "message_too_long",
-                  "busy", "internal_error", "unknown_conversation"]
+                  "busy", "internal_error", "unknown_conversation", "forbidden", "consent_required",
+                  "invalid_contact", "not_in_handoff"]
     message: str
 
 
 class Pong(_Message):
     type: Literal["pong"] = "pong"
+
+
+class FeedbackAck(_Message):
+    """The feedback for this answer is stored."""
+
+    type: Literal["feedback_ack"] = "feedback_ack"
+    client_message_id: str
+
+
+# --- human handoff (docs/protocol.md, "Talking to a person") ----------------------------------------
+
+class ContactOptions(BaseModel):
+    phone: str | None = None
+    email: str | None = None
+    hours: str | None = None
+    appointment_url: str | None = None
+
+
+class Handoff(_Message):
+    """Where the conversation with a person stands. Sent when it changes and again after a reconnect."""
+
+    type: Literal["handoff"] = "handoff"
+    conversation_id: str
+    state: Literal["waiting", "assigned", "closed", "offline"]
+    """offline: nobody is on duty, nothing was queued; `contact` and a callback are offered instead."""
+    reason: Literal["requested", "button", "no_answer", "topic", "feedback"] | None = None
+    text: str
+    """What to show, in the conversation's language."""
+    position: int | None = None
+    """waiting: place in the queue, 1 = next."""
+    wait_minutes: int | None = None
+    """waiting: estimated minutes; null when nobody is on duty to estimate for."""
+    staff_name: str | None = None
+    team: str | None = None
+    contact: ContactOptions | None = None
+    callback_offered: bool = False
+    closed_by: Literal["citizen", "staff"] | None = None
+    resume_token: str | None = None
+    """Keep it with the conversation id: reconnecting to a conversation with staff needs both."""
+
+
+class StaffMessage(_Message):
+    """What a member of staff wrote. `seq` orders everything in the conversation; report the highest one
+    seen as `after` when reconnecting, and only what is newer is sent again."""
+
+    type: Literal["staff_message"] = "staff_message"
+    conversation_id: str
+    seq: int
+    text: str
+    staff_name: str | None = None
+    sent_at: datetime
+
+
+class Delivered(_Message):
+    """A message to staff is stored and on its way (it carries no bot answer)."""
+
+    type: Literal["delivered"] = "delivered"
+    conversation_id: str
+    seq: int
+    client_message_id: str | None = None
+
+
+class CallbackReceived(_Message):
+    type: Literal["callback_received"] = "callback_received"
+    text: str
 
 
 # --- HTTP -------------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ models_app = typer.Typer(help="Packaged GGUF language models.", no_args_is_help=
 app.add_typer(models_app, name="models")
 eval_app = typer.Typer(help="Answer-quality evaluation with test sets (eval/README.md).", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+staff_app = typer.Typer(help="Staff accounts of the workspace at /staff (docs/staff.md).", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
 
 console = Console()
 err = Console(stderr=True)
@@ -202,13 +204,97 @@ def serve(
     import uvicorn
 
     from bot.app import create_app
+    from bot.handoff_store import DatabaseError
 
     settings: Settings = ctx.obj
     index, pipeline = _pipeline(settings)
     host, port = host or settings.host, port or settings.port
+    try:
+        served = create_app(settings, index, pipeline)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
     err.print(f"SiWi is ready: http://{host}:{port}/  ({index.store.count()} chunks indexed)")
-    uvicorn.run(create_app(settings, index, pipeline), host=host, port=port, log_level="warning",
-                ws_max_size=1 << 20)
+    uvicorn.run(served, host=host, port=port, log_level="warning", ws_max_size=1 << 20)
+
+
+def _accounts(settings: Settings):
+    from bot.handoff_store import Database, DatabaseError
+    from bot.staff_auth import LocalAccounts
+
+    try:
+        database = Database(settings.resolved_database_url)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+    return LocalAccounts(database, settings.staff_lockout_attempts, settings.staff_lockout_minutes)
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+_PASSWORD_STDIN = typer.Option("--password-stdin", help="Read the password from the first line of stdin "
+                               "(for scripts) instead of asking.")
+
+
+@staff_app.command("add")
+def staff_add(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Login name (a–z 0–9 . _ @ -).")],
+    name: Annotated[str, typer.Option("--name", help="Shown to citizens, e.g. \"Frau Muster\".")],
+    team: Annotated[str | None, typer.Option(help="Team shown to citizens; default: SIWI_STAFF_TEAM.")] = None,
+    role: Annotated[str, typer.Option(help="agent or admin (admins may export).")] = "agent",
+    password_stdin: Annotated[bool, _PASSWORD_STDIN] = False,
+) -> None:
+    """Create a staff account (the password is stored as an argon2 hash)."""
+    from bot.staff_auth import AccountError
+
+    accounts = _accounts(ctx.obj)
+    try:
+        identity = accounts.add(username, _new_password(password_stdin), name, team, role)  # type: ignore[arg-type]
+    except AccountError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"Added {identity.username} ({identity.role}): {identity.display_name}", highlight=False)
+
+
+@staff_app.command("passwd")
+def staff_passwd(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument()],
+    password_stdin: Annotated[bool, _PASSWORD_STDIN] = False,
+) -> None:
+    """Set a new password; ends the account's sessions and lifts a lockout."""
+    from bot.staff_auth import AccountError
+
+    try:
+        _accounts(ctx.obj).set_password(username, _new_password(password_stdin))
+    except AccountError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"Password of {username} changed; its sessions are ended.", highlight=False)
+
+
+@staff_app.command("remove")
+def staff_remove(ctx: typer.Context, username: Annotated[str, typer.Argument()]) -> None:
+    """Delete an account; conversations it held go back to the queue."""
+    from bot.staff_auth import AccountError
+
+    try:
+        requeued = _accounts(ctx.obj).remove(username)
+    except AccountError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"Removed {username}" + (f"; {requeued} conversation(s) back in the queue." if requeued else "."),
+                  highlight=False)
+
+
+@staff_app.command("list")
+def staff_list(ctx: typer.Context) -> None:
+    """Show the staff accounts."""
+    accounts = _accounts(ctx.obj).list()
+    if not accounts:
+        console.print("No staff accounts yet: `siwi staff add USERNAME --name \"Frau Muster\"`.")
+    for a in accounts:  # tab-separated, for scripts
+        typer.echo(f"{a.username}\t{a.role}\t{a.display_name}\t{a.team or '-'}")
 
 
 @models_app.command("list")

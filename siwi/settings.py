@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -97,6 +98,69 @@ class Settings(BaseSettings):
     contact_phone: str = "02xxx 333-0"
     contact_email: str = "info@kreis-lindenau.example"
     contact_hours: str = "Mo–Fr 8:00–16:00 Uhr"
+    contact_appointment_url: str | None = Field(None, description="Online appointment booking, offered when "
+                                                "nobody is on duty.")
+
+    # --- human handoff and the staff workspace (docs/staff.md) -------------------------------------------
+    database_url: str | None = Field(None, description="SQLAlchemy URL of the handoff queue, staff accounts and "
+                                     "callback requests, e.g. postgresql+psycopg://siwi@db/siwi. "
+                                     "Default: SQLite at DATA_DIR/siwi.db.")
+    office_timezone: str = Field("Europe/Berlin", description="Time zone of OFFICE_HOURS.")
+    office_hours: str = Field("Mo-Fr 08:00-16:00", description=(
+        "When the live chat is staffed, e.g. 'Mo-Do 08:00-16:00; Fr 08:00-12:00'; 'always' or 'never'. "
+        "Outside these hours, or when no staff member is signed in and available, citizens are offered "
+        "the contact options and a callback."))
+    staff_team: str = Field("Bürgerservice", description="Team named to citizens for accounts without a team.")
+    staff_display_format: Literal["name_and_team", "name", "team"] = Field(
+        "name_and_team", description="How staff are introduced: 'Frau Muster aus dem Team Bürgerservice', "
+        "'Frau Muster', or only the team.")
+    always_human_topics: Annotated[list[str], NoDecode] = Field(
+        ["Kindeswohl=kindeswohl|child welfare|child protection", "Beschwerde=beschwer|complain"],
+        description="Topics that always go to a person: 'Topic' or 'Topic=word|word' (a word matches as the "
+        "start of a word, case-insensitive). Comma-separated in the environment.")
+    handoff_after_no_answers: int = Field(2, ge=0, description="no_answer outcomes in a row that hand the "
+                                          "conversation to staff; 0 = never.")
+    handoff_on_negative_feedback: bool = Field(True, description="A thumbs-down hands the conversation to staff.")
+    handoff_default_wait_minutes: float = Field(5.0, gt=0, description="Wait per position in the queue when "
+                                                "there is no recent history to estimate from.")
+    staff_session_minutes: float = Field(480, gt=0, description="Lifetime of a staff login session.")
+    staff_lockout_attempts: int = Field(5, ge=1, description="Failed logins that lock an account name.")
+    staff_lockout_minutes: float = Field(15, gt=0, description="How long a locked account name stays locked.")
+    staff_cookie_secure: bool | None = Field(None, description="Secure flag of the staff session cookie; "
+                                             "default: set when the request came over https.")
+    staff_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        [], description="Origins (https://host) besides SiWi's own that may open the staff WebSocket.")
+
+    @field_validator("always_human_topics", "staff_allowed_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                import json
+
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("office_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from bot.office_hours import OfficeHours
+
+        OfficeHours.parse("always", value)
+        return value
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours(cls, value: str, info: ValidationInfo) -> str:
+        from bot.office_hours import OfficeHours
+
+        OfficeHours.parse(value, info.data.get("office_timezone") or "UTC")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'siwi.db').resolve()}"
 
     @field_validator("data_dir", "models_dir")
     @classmethod
