@@ -322,7 +322,8 @@ class CitationChecker:
         best: tuple[int, SourceSentence] | None = None
         for candidate in sources.all():  # in rank order
             shared = len(asked & (candidate.stems | candidate.context))
-            if shared and covered(sentence_facts, set(candidate.facts)) and (best is None or shared > best[0]):
+            if shared and covered(sentence_facts, set(candidate.facts)) and _about(question, candidate) \
+                    and (best is None or shared > best[0]):
                 best = (shared, candidate)
         return best[1] if best else None
 
@@ -364,9 +365,17 @@ def answer_sentences(text: str) -> list[str]:
 
 
 def _about(question: str, sentence: SourceSentence) -> bool:
-    """Does a source sentence (with its headings) share a content word with the question? Without a
-    question there is nothing to compare, and any sentence counts."""
-    return not question or shares_word(content_stems(question), sentence.stems | sentence.context)
+    """Is a source sentence (with its headings) about the question? It shares a content word with it, and at
+    least half of the question's nouns: "Was kostet eine Hochzeit beim Standesamt in Lindenau?" is not
+    answered by "Gewerbeanmeldung in der Stadt Lindenau: 26 Euro". Without a question any sentence counts."""
+    if not question:
+        return True
+    available = sentence.stems | sentence.context
+    if not shares_word(content_stems(question), available):
+        return False
+    asked = names(question)
+    found = sum(1 for name in asked if named([name], available) or shares_word({name[0]}, available))
+    return 2 * found >= len(asked)
 
 
 def shares_word(asked: set[str] | frozenset[str], about: set[str] | frozenset[str]) -> bool:

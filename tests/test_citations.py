@@ -70,6 +70,20 @@ def test_a_list_of_bare_ids_quotes_every_selected_sentence():
     assert render(checked) == "- Gefährlicher Hund: 600 Euro im Jahr [3]\n- Ersatz-Hundesteuermarke: 5 Euro [3]"
 
 
+def test_a_quote_must_be_about_what_the_question_names():
+    """A bare amount or id from the model is shown as its source sentence only if that sentence is about the
+    question's nouns, not merely about the same town."""
+    gewerbe = [passage("- Gewerbeanmeldung in der Stadt Lindenau: 26 Euro", "Gewerbe anmelden", "Kosten")]
+    assert verdicts_for("26 Euro", gewerbe, "Was kostet eine Hochzeit beim Standesamt in Lindenau?") == \
+        [("unsupported", ())]
+    assert verdicts_for("[1.1]", gewerbe, "Was kostet eine Hochzeit beim Standesamt in Lindenau?") == []
+    assert verdicts_for("26 Euro", gewerbe, "Was kostet die Gewerbeanmeldung in Lindenau?") == [("quoted", (1,))]
+
+
+def verdicts_for(answer: str, passages: list[Passage], question: str) -> list[tuple[str, tuple[int, ...]]]:
+    return [(s.verdict, s.markers) for s in checker.check(answer, passages, question=question)]
+
+
 def test_words_of_an_address_are_no_statement():
     """"Sie erreichen das Bürgerbüro per E-Mail" is not supported by the address buergerbuero@… alone."""
     bauaufsicht = [passage("E-Mail: bauaufsicht@kreis-lindenau.example", "Bauantrag", "Kontakt")]
