@@ -28,8 +28,8 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from bot.claims import misplaced
-from bot.facts import covered, facts
+from bot.claims import bindings, misplaced
+from bot.facts import ADDRESS, covered, facts
 from bot.facts import normalise_number as normalise_number  # re-exported for callers and tests
 from bot.sentences import Span, sentence_spans, split_sentences
 from embeddings.lexical import tokenize
@@ -57,7 +57,6 @@ LIGHT_WORDS = frozenset(tokenize(
 # A negated claim is the opposite claim: "ist nicht verfahrensfrei" never supports "ist verfahrensfrei".
 NEGATION = re.compile(r"\b(nicht|kein\w*|nie|niemals|ohne|not|no|never|without|cannot|can't)\b", re.IGNORECASE)
 CONTENT_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
-ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://|www\.)[^\s<>()\[\]]+", re.IGNORECASE)
 BARE_ID = re.compile(r"[\[(]?(\d{1,2})\.(\d{1,2})[\])]?\.?")
 # Capitalised words: in German the nouns, and so the offices, documents, places and services a claim is
 # about. Unlike other words, none of them may be missing from the source sentence ("im Jugendamt" for
@@ -275,13 +274,14 @@ class CitationChecker:
         scored = []
         negated = bool(NEGATION.search(text))
         sentence_names = [] if cross_language else names(text)
+        # which fact each word of the sentence is about: once per sentence, compared with each candidate
+        bound = {} if cross_language or not sentence_facts else bindings(text, LIGHT_WORDS)[0]
         for candidate in candidates:
             available = candidate.stems | candidate.context
             overlap = len(stems & available) / len(stems) if stems else 1.0
             ok = (covered(sentence_facts, set(candidate.facts)) and (cross_language or overlap >= self.min_overlap)
                   and negated == bool(NEGATION.search(candidate.span.text)) and named(sentence_names, available)
-                  and (cross_language or len(sentence_facts) == 0
-                       or not misplaced(text, candidate.span.text, LIGHT_WORDS)))
+                  and not misplaced(bound, candidate.span.text, LIGHT_WORDS))
             scored.append((overlap, ok, candidate))
         best_overlap = max(overlap for overlap, _, _ in scored)
         passing = [(overlap, c) for overlap, ok, c in scored if ok]

@@ -64,10 +64,11 @@ def bindings(text: str, ignore: frozenset[str] = frozenset(), topic: bool = Fals
     return bound, near
 
 
-def misplaced(sentence: str, source: str, ignore: frozenset[str] = frozenset()) -> list[str]:
-    """Words the sentence binds to a fact that its source binds them to another fact instead ("weiteren"
-    next to 96 Euro where the source says 144 Euro für jeden weiteren Hund)."""
-    mine, _ = bindings(sentence, ignore)
+def misplaced(mine: dict[str, set[str]], source: str, ignore: frozenset[str] = frozenset()) -> list[str]:
+    """Words a sentence binds to a fact (`mine`: the first part of its `bindings`) that its source binds to
+    another fact instead ("weiteren" next to 96 Euro where the source says 144 Euro für jeden weiteren Hund)."""
+    if not mine:
+        return []
     theirs, their_near = bindings(source, ignore, topic=True)
     wrong = []
     for word, facts in mine.items():

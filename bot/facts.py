@@ -24,6 +24,8 @@ UNITS = (r"(?:jahre?n?|monate?n?|wochen?|tage?n?|werktage?n?|stunden?|minuten?|s
 _MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]]+", re.IGNORECASE)
+# E-mail addresses and URLs as one pattern: the citation check leaves their words out of a sentence's content.
+ADDRESS = re.compile(f"{_EMAIL.pattern}|{_URL.pattern}", re.IGNORECASE)
 _PARAGRAPH = re.compile(r"§§?\s*(\d+[a-z]?)(?:\s*(?:Abs\.|Absatz)\s*(\d+))?", re.IGNORECASE)
 _DATE_NAMED = re.compile(rf"\b(\d{{1,2}})\.\s*({_MONTH_NAMES})\b(?:\s+(\d{{4}}))?", re.IGNORECASE)
 _DATE_NUMERIC = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2}\b)?")
