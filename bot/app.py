@@ -79,13 +79,22 @@ class Chat:
                                         f"Zeichen).")
         return None
 
-    def submit(self, question: str, conversation_id: str) -> Job:
+    def submit(self, question: str, conversation_id: str, include_internal: bool = False) -> Job:
         """Queue the question for the model, or answer at once where no model is needed (emergencies)."""
         immediate = self.pipeline.immediate(question)
         if immediate is not None:
             return Job.finished(immediate)
         history = self.conversations.history(conversation_id)
-        return self.worker.submit(partial(self.pipeline.run, question, history))
+        return self.worker.submit(partial(self.pipeline.run, question, history, include_internal=include_internal))
+
+    async def answer(self, question: str, conversation_id: str, include_internal: bool = False) -> AnswerResult:
+        """The final answer alone, for the HTTP APIs. Raises QueueFull."""
+        job = self.submit(question, conversation_id, include_internal)
+        async for event in job.results():
+            if isinstance(event, AnswerResult):
+                self.remember(conversation_id, event)
+                return event
+        raise RuntimeError("the pipeline produced no answer")
 
     def remember(self, conversation_id: str, answer: AnswerResult, client_message_id: str | None = None) -> None:
         self.conversations.append(conversation_id, answer.question, answer.text)
@@ -114,6 +123,8 @@ def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
                staff: StaffWorkspace | None = None) -> FastAPI:
     chat = Chat(settings, index, pipeline, GenerationWorker(settings.max_queue))
     chat.staff = staff = staff or build_workspace(settings, index.retriever(settings), index.store)
+    # The workspace's ask mode: the citizens' pipeline and queue, over public and internal documents.
+    staff.ask = partial(chat.answer, include_internal=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -148,16 +159,9 @@ def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
             raise HTTPException(status_code=422, detail=error.model_dump())
         conversation_id = request.conversation_id or new_conversation_id()
         try:
-            job = chat.submit(request.question, conversation_id)
+            answer = await chat.answer(request.question, conversation_id)
         except QueueFull:
             raise HTTPException(status_code=503, detail="busy") from None
-        answer = None
-        async for event in job.results():
-            if isinstance(event, AnswerResult):
-                answer = event
-        if answer is None:
-            raise HTTPException(status_code=500, detail="no answer produced")
-        chat.remember(conversation_id, answer)
         return AskResponse(conversation_id=conversation_id, answer=answer)
 
     @app.websocket("/ws/chat")

@@ -141,6 +141,7 @@ class HandoffService:
         self._detector = detector or LanguageDetector()
         self.hours = OfficeHours.parse(settings.office_hours, settings.office_timezone)
         self.topics = HumanTopics(settings.always_human_topics)
+        self.check_topics = HumanTopics(settings.handoff_on_failed_check_topics)
         self._lock = asyncio.Lock()
         self._citizens: dict[str, set[Outbox]] = {}
         self._staff: dict[Outbox, _StaffSocket] = {}
@@ -357,9 +358,12 @@ class HandoffService:
             self._pending.popitem(last=False)
         return pending
 
-    def language_of(self, conversation_id: str) -> str:
+    def language_of(self, conversation_id: str, default: str | None = None) -> str:
+        """The language of the conversation's last turn; before the first, the client's (or German)."""
         pending = self._pending.get(conversation_id)
-        return pending.language if pending else "de"
+        if pending:
+            return pending.language
+        return default or "de"
 
     async def active(self, conversation_id: str) -> HandoffRecord | None:
         record = await self.db(self.store.get, conversation_id)
@@ -391,8 +395,9 @@ class HandoffService:
 
     async def citizen_message(self, conversation_id: str, text: str, client_message_id: str | None) -> Delivered:
         async with self._lock:
-            message = await self.db(self.store.append, conversation_id, "citizen", text)
-            await self._staff_update(conversation_id, "message", message)
+            message, new = await self.db(self.store.append_citizen, conversation_id, text, client_message_id)
+            if new:
+                await self._staff_update(conversation_id, "message", message)
             return Delivered(conversation_id=conversation_id, seq=message.seq, client_message_id=client_message_id)
 
     async def end(self, conversation_id: str) -> None:
@@ -602,7 +607,7 @@ class CitizenLink:
         cid = await self._use(None)
         if cid is None:
             return
-        language = self._service.language_of(cid)
+        language = self._service.language_of(cid, getattr(message, "language", None))
         if isinstance(message, HandoffRequest):
             await self._start(cid, "button", language)
         elif isinstance(message, CallbackRequest):
@@ -652,13 +657,18 @@ class CitizenLink:
 
     async def answered(self, conversation_id: str, answer: AnswerResult) -> None:
         """After the bot's final answer: keep the turn for the transcript, and hand over when the person
-        asked for someone, the topic needs a person, or SiWi could not answer twice in a row."""
+        asked for someone, the topic needs a person, the citation check rejected the answer to a question that
+        matters (deadlines, legal remedies, money owed, benefits), or SiWi could not answer twice in a row."""
         pending = self._service.record_turn(conversation_id, answer)
         limit = self._service.settings.handoff_after_no_answers
         if answer.outcome == "handoff":
             await self._start(conversation_id, "requested", answer.language)
         elif topic := self._service.topics.match(answer.question):
             await self._start(conversation_id, "topic", answer.language, topic)
+        elif check_failed(answer) and (topic := self._service.check_topics.match(answer.standalone_question
+                                                                             or answer.question)):
+            pending.no_answers = 0
+            await self._start(conversation_id, "check_failed", answer.language, topic)
         elif limit and answer.outcome == "no_answer" and pending.no_answers >= limit:
             pending.no_answers = 0
             await self._start(conversation_id, "no_answer", answer.language)
@@ -671,6 +681,12 @@ class CitizenLink:
         if (message.rating == "down" and self._service.settings.handoff_on_negative_feedback
                 and conversation_id == self.conversation_id and await self._service.active(conversation_id) is None):
             await self._start(conversation_id, "feedback", self._service.language_of(conversation_id))
+
+
+def check_failed(answer: AnswerResult) -> bool:
+    """The model answered, and the citation check took the answer away: a no_answer with a rejected
+    sentence, not one where retrieval found nothing (the model was never asked then)."""
+    return answer.outcome == "no_answer" and any(s.verdict == "unsupported" for s in answer.sentences)
 
 
 def _check_callback(message: CallbackRequest, language: str) -> ErrorMessage | None:

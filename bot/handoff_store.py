@@ -9,7 +9,8 @@ in-memory side (sockets, presence) is rebuilt as people reconnect.
 Only conversations that reached a person are stored. Ordinary chats with the bot stay in memory, as before.
 
 The methods are synchronous and short; the async callers run them in a thread (asyncio.to_thread).
-Tables are created on start-up (`create_all`); a schema change needs a migration (Alembic) before release.
+Tables are created on start-up (`create_all`), and new nullable columns added to an existing database; any
+other schema change needs a migration (Alembic) before release.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -149,6 +152,8 @@ class HandoffMessage(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id", ondelete="SET NULL"))
     staff_name: Mapped[str | None] = mapped_column(String(120))
     """The name the citizen was shown, as it was then."""
+    client_message_id: Mapped[str | None] = mapped_column(String(64))
+    """The citizen client's id of the message: a message sent again after a lost connection is stored once."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -218,6 +223,7 @@ class Database:
             if parsed.get_backend_name() == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             Base.metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
         except (ArgumentError, NoSuchModuleError, OperationalError, OSError, ValueError) as exc:
             shown = make_url(url).render_as_string(hide_password=True) if "://" in url else url
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
@@ -231,6 +237,21 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Nullable columns added since a database was created are added to it (create_all makes only missing
+    tables). Anything beyond that needs a real migration."""
+    existing = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            if not existing.has_table(table.name):
+                continue
+            present = {c["name"] for c in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.execute(sql_text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -318,6 +339,26 @@ class HandoffStore:
             row.updated_at = utcnow()
             message = self._append(s, row, role, text, staff_id=staff_id, staff_name=staff_name, event=event)
             return _message(message, _username(s, staff_id))
+
+    def append_citizen(self, conversation_id: str, text: str,
+                       client_message_id: str | None) -> tuple[TranscriptMessage, bool]:
+        """(the stored message, whether it is new). A citizen client that lost the connection before the
+        `delivered` came sends the message again with the same id; it is stored once."""
+        with self.db.session() as s:
+            row = s.get(HandoffConversation, conversation_id, with_for_update=True)
+            if row is None:
+                raise NotFound(conversation_id)
+            if client_message_id:
+                earlier = s.scalar(select(HandoffMessage).where(
+                    HandoffMessage.conversation_id == conversation_id, HandoffMessage.role == "citizen",
+                    HandoffMessage.client_message_id == client_message_id))
+                if earlier is not None:
+                    return _message(earlier, None), False
+            if row.state not in ("waiting", "assigned"):
+                raise Conflict(f"conversation is {row.state}")
+            row.updated_at = utcnow()
+            message = self._append(s, row, "citizen", text, client_message_id=client_message_id)
+            return _message(message, None), True
 
     @staticmethod
     def _append(s: Session, row: HandoffConversation, role: str, text: str, *, now: datetime | None = None,

@@ -69,8 +69,9 @@ class AnswerPipeline:
         return None
 
     def run(self, question: str, history: list[Turn] | None = None,
-            cancel: threading.Event | None = None) -> Iterator[str | AnswerResult]:
-        """Yield verified text deltas, then exactly one AnswerResult (unless cancelled)."""
+            cancel: threading.Event | None = None, include_internal: bool = False) -> Iterator[str | AnswerResult]:
+        """Yield verified text deltas, then exactly one AnswerResult (unless cancelled). `include_internal`
+        is for staff only (the workspace's ask mode): citizens' answers come from public documents."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         question = question.strip()
@@ -92,7 +93,7 @@ class AnswerPipeline:
 
         standalone = self._standalone(question, history or [])
         timings["rewrite"] = time.perf_counter() - started
-        passages = self._retriever.retrieve(standalone, self._options.top_k)
+        passages = self._retriever.retrieve(standalone, self._options.top_k, include_internal=include_internal)
         timings["retrieval"] = time.perf_counter() - started - timings["rewrite"]
         retrieved.extend(RetrievedSource(rank=n, source_id=p.source_id, title=p.title, url=p.url,
                                          similarity=round(p.similarity, 4), chunk_id=p.chunk_id,
@@ -195,6 +196,7 @@ class AnswerPipeline:
             p = passages[number - 1]
             citation = citations.setdefault(number, Citation(
                 number=number, title=p.title, url=p.url, location=p.location, source_id=p.source_id,
+                visibility=p.visibility,
                 snippet=sentence.snippet or p.text[:300], passage=p.text, spans=[]))
             if sentence.span and list(sentence.span) not in citation.spans:
                 citation.spans.append(list(sentence.span))

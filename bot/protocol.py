@@ -52,12 +52,16 @@ class HandoffRequest(_Message):
     """The widget's "talk to a person" button."""
 
     type: Literal["handoff_request"]
+    language: str | None = Field(None, pattern=r"^[a-z]{2}$")
+    """The widget's language: the handoff texts use it until the citizen has written something."""
 
 
 class CallbackRequest(_Message):
     """Please call (or write) me back: stored only with consent=true and a phone number or e-mail address."""
 
     type: Literal["callback_request"]
+    language: str | None = Field(None, pattern=r"^[a-z]{2}$")
+    """As in handoff_request."""
     consent: bool = Field(strict=True)
     """The citizen agreed that the contact details are stored to call them back."""
     name: str | None = Field(None, max_length=120)
@@ -88,6 +92,8 @@ class Citation(BaseModel):
     snippet: str
     """The source sentence that supports the (first) cited claim, verbatim."""
     source_id: str
+    visibility: Literal["public", "internal"] = "public"
+    """internal only in the staff workspace's answers; citizens' answers never cite internal documents."""
     passage: str = ""
     """The retrieved passage the number stands for."""
     spans: list[list[int]] = []
@@ -204,7 +210,7 @@ class Handoff(_Message):
     conversation_id: str
     state: Literal["waiting", "assigned", "closed", "offline"]
     """offline: nobody is on duty, nothing was queued; `contact` and a callback are offered instead."""
-    reason: Literal["requested", "button", "no_answer", "topic", "feedback"] | None = None
+    reason: Literal["requested", "button", "no_answer", "check_failed", "topic", "feedback"] | None = None
     text: str
     """What to show, in the conversation's language."""
     position: int | None = None

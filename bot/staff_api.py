@@ -16,7 +16,8 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable
+import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -28,10 +29,12 @@ from pydantic import ValidationError
 import widget
 from bot.handoff_service import HandoffService, Outbox
 from bot.handoff_store import Conflict, Database, Forbidden, HandoffStore, NotFound, utcnow
+from bot.protocol import AnswerResult
 from bot.staff_auth import LocalAccounts, LockedOut, LoginRefused, SessionInfo, Sessions, StaffIdentity
 from bot.staff_protocol import (
     Ack,
     ActionResult,
+    AskStaffRequest,
     CallbackDoneRequest,
     CallbackInfo,
     Claim,
@@ -56,6 +59,7 @@ from bot.staff_protocol import (
     TransferRequest,
     staff_message_adapter,
 )
+from bot.worker import QueueFull
 from embeddings.lexical import tokenize
 from embeddings.retrieval import Filters, Retriever
 from embeddings.store import ChromaStore
@@ -133,6 +137,9 @@ class StaffWorkspace:
     sessions: Sessions
     service: HandoffService
     search: KnowledgeSearch | None
+    ask: Callable[[str, str], Awaitable[AnswerResult]] | None = None
+    """(question, conversation id) → a checked answer from public and internal documents; set by the app
+    factory, which owns the model."""
 
     def close(self) -> None:
         self.database.close()
@@ -325,6 +332,20 @@ def staff_router(workspace: StaffWorkspace) -> APIRouter:
             raise _error(503 if workspace.search is None else 422, "unavailable", "Die Suche ist nicht verfügbar.")
         return await asyncio.to_thread(workspace.search.search, q.strip(), visibility, source, doc_type,
                                        modified_after, k)
+
+    @router.post("/api/ask", response_model=AnswerResult)
+    async def ask(body: AskStaffRequest, session: Checked) -> AnswerResult:
+        """An answer from public and internal documents, with citations, the citation check's verdict per
+        sentence and the retrieved passages. Each question stands alone (no conversation history)."""
+        if workspace.ask is None:
+            raise _error(503, "unavailable", "Fragen an die Wissensbasis sind nicht verfügbar.")
+        if not body.question.strip():
+            raise _error(422, "empty", "Bitte geben Sie eine Frage ein.")
+        try:
+            return await workspace.ask(body.question.strip(), f"staff-{secrets.token_hex(8)}")
+        except QueueFull:
+            raise _error(503, "busy", "Im Moment sind viele Anfragen in Bearbeitung. Bitte versuchen Sie es "
+                                      "gleich noch einmal.") from None
 
     # --- the live inbox -----------------------------------------------------------------------------
 

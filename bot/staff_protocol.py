@@ -152,6 +152,10 @@ class ReplyRequest(_Body):
     client_message_id: str | None = Field(None, max_length=64)
 
 
+class AskStaffRequest(_Body):
+    question: str = Field(min_length=1, max_length=2000)
+
+
 class TransferRequest(_Body):
     to: str | None = Field(None, max_length=64)
     """Username of the colleague; null puts the conversation back into the queue."""

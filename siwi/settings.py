@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         "start of a word, case-insensitive). Comma-separated in the environment.")
     handoff_after_no_answers: int = Field(2, ge=0, description="no_answer outcomes in a row that hand the "
                                           "conversation to staff; 0 = never.")
+    handoff_on_failed_check_topics: Annotated[list[str], NoDecode] = Field(
+        ["Fristen=frist|deadline", "Rechtsbehelf=widerspruch|einspruch|klage|appeal|objection",
+         "Zahlungen=mahnung|bußgeld|vollstreck|säumnis|nachzahl|rückforder|fine|overdue",
+         "Leistungen=sozialhilfe|grundsicherung|bürgergeld|wohngeld|unterhaltsvorschuss|pflegegeld"],
+        description="Questions that matter (same format as ALWAYS_HUMAN_TOPICS): when the citation check "
+        "rejects the model's answer to one of these, the conversation goes to staff at once instead of after "
+        "HANDOFF_AFTER_NO_ANSWERS. Comma-separated in the environment; empty = never.")
     handoff_on_negative_feedback: bool = Field(True, description="A thumbs-down hands the conversation to staff.")
     handoff_default_wait_minutes: float = Field(5.0, gt=0, description="Wait per position in the queue when "
                                                 "there is no recent history to estimate from.")
@@ -132,7 +139,7 @@ class Settings(BaseSettings):
     staff_allowed_origins: Annotated[list[str], NoDecode] = Field(
         [], description="Origins (https://host) besides SiWi's own that may open the staff WebSocket.")
 
-    @field_validator("always_human_topics", "staff_allowed_origins", mode="before")
+    @field_validator("always_human_topics", "handoff_on_failed_check_topics", "staff_allowed_origins", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

@@ -220,6 +220,9 @@ def test_request_queue_claim_live_exchange_both_ways_and_close(server):
         assert not any(f["type"] in ("started", "final") for f in citizen.frames[-2:])  # not to the bot
         got = inbox.until(lambda f: f["type"] == "message" and f["message"]["role"] == "citizen")
         assert got["message"]["text"] == "Ich brauche einen Termin, es ist dringend."
+        # the same message again (its `delivered` was lost with the connection): stored and shown once
+        citizen.send(type="user_message", text="Ich brauche einen Termin, es ist dringend.", client_message_id="m-3")
+        assert citizen.expect("delivered", client_message_id="m-3")["seq"] == delivered["seq"]  # (transcript below)
         reply = staff.post(f"/staff/api/conversations/{cid}/reply", {"text": "Morgen um 9 Uhr passt."})
         assert reply.status_code == 200, reply.text
         citizen.expect("staff_message", text="Morgen um 9 Uhr passt.", seq=reply.json()["seq"])
@@ -379,6 +382,14 @@ def test_nobody_on_duty_offers_contact_and_a_callback_with_consent(server):
         citizen.handoff("offline")
     citizen.close()
 
+    # Before the first question, the texts follow the widget's language; the conversation's after that.
+    english = Citizen(server.http)
+    english.send(type="handoff_request", language="en")
+    assert "nobody from our team" in english.handoff("offline")["text"]
+    english.send(type="callback_request", consent=False, phone="0271 12345", language="en")
+    assert "consent" in english.expect("error", code="consent_required")["message"]
+    english.close()
+
 
 def test_citizen_can_reach_neither_staff_endpoints_nor_other_conversations(server):
     with on_duty(server.http) as (staff, inbox):
@@ -451,6 +462,26 @@ def test_staff_knowledge_search_covers_internal_documents(server):
     fees = staff.get("/staff/api/search", q="Personalausweis Kosten", doc_type="service", k=3).json()["results"]
     assert fees and all(r["doc_type"] == "service" for r in fees)
     assert staff.get("/staff/api/search", q="").status_code == 422
+
+
+def test_staff_ask_mode_answers_from_internal_documents_and_citizens_never_see_them(server):
+    question = "Innerhalb welcher Zeit werden übernommene Chats laut Dienstanweisung beantwortet?"
+    staff = Staff(server.http, "muster")
+    assert staff.http.post("/staff/api/ask", json={"question": question}).status_code == 403  # no CSRF token
+    assert httpx.post(f"{server.http}/staff/api/ask", json={"question": question}).status_code == 401
+    response = staff.post("/staff/api/ask", {"question": question})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert any(r["title"] == "Dienstanweisung Chat-Übergabe" for r in answer["retrieved"]), answer["retrieved"]
+    assert answer["outcome"] in ("answered", "no_answer")
+    if answer["outcome"] == "answered":  # whatever the small model wrote, only checked sentences are shown
+        assert all(c["visibility"] in ("public", "internal") for c in answer["citations"])
+        assert all(s["verdict"] in ("supported", "fixed", "quoted", "neutral") or s["text"] not in answer["text"]
+                   for s in answer["sentences"])
+    citizen = httpx.post(f"{server.http}/api/ask", json={"question": question}, timeout=300).json()["answer"]
+    assert all(r["title"] != "Dienstanweisung Chat-Übergabe" for r in citizen["retrieved"])
+    assert "INTERN-GEHEIM-7Q4X" not in citizen["text"]
+    assert staff.post("/staff/api/ask", {"question": " "}).status_code == 422
 
 
 # --- a real restart of the service process ------------------------------------------------------------

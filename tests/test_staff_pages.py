@@ -216,6 +216,19 @@ def test_knowledge_search_marks_internal_documents_and_highlights_matches(server
     page.wait_for_url(re.compile(r"visibility=internal"))
     expect(page.locator(".tag.public")).to_have_count(0)
     expect(page.locator(".tag.intern").first).to_be_visible(timeout=30_000)
+
+    # Ask mode: the same field, answered by the model from public and internal documents, checked.
+    page.get_by_label("Sichtbarkeit").select_option("all")
+    page.get_by_label("Suchbegriffe").fill("Innerhalb welcher Zeit werden übernommene Chats beantwortet?")
+    page.get_by_role("button", name="Als Frage beantworten").click()
+    page.wait_for_url(re.compile(r"ask=1"))
+    expect(page.get_by_role("heading", name="Antwort", level=2)).to_be_visible(timeout=180_000)
+    expect(page.locator("main .status-line")).to_have_text(
+        re.compile("Antwort mit Quellen|Keine belegte Antwort gefunden"))
+    if page.locator(".sources li").count():
+        expect(page.locator(".sources li .tag").first).to_have_text(re.compile("intern|öffentlich"))
+    screenshot(page, "staff-ask.png")
+    assert_accessible(page, "ask mode")
     assert page.errors == []
 
 

@@ -341,8 +341,11 @@ export class SiwiChat extends HTMLElement {
   /** Send the next queued question (one at a time) and unconfirmed feedback. */
   private pump(): void {
     if (this.connection.state !== "online") return;
-    if (this.control && this.connection.send({ v: PROTOCOL_VERSION, type: this.control })) this.control = null;
-    if (this.callbackFields && this.connection.send({ v: PROTOCOL_VERSION, type: "callback_request", consent: true, ...this.callbackFields })) {
+    const language = this.language;
+    const control = this.control === "handoff_request" ? { v: PROTOCOL_VERSION, type: this.control, language } as const
+      : this.control && { v: PROTOCOL_VERSION, type: this.control } as const;
+    if (control && this.connection.send(control)) this.control = null;
+    if (this.callbackFields && this.connection.send({ v: PROTOCOL_VERSION, type: "callback_request", consent: true, language, ...this.callbackFields })) {
       this.callbackFields = null;
     }
     const conversationId = this.store.state.conversationId ?? undefined;

@@ -64,9 +64,9 @@ export type ClientMessage =
   | { v: 1; type: "user_message"; text: string; conversation_id?: string; client_message_id: string }
   | { v: 1; type: "feedback"; client_message_id: string; conversation_id?: string; rating: Rating; comment?: string }
   | { v: 1; type: "ping" }
-  | { v: 1; type: "handoff_request" }
+  | { v: 1; type: "handoff_request"; language?: string }
   | { v: 1; type: "end_handoff" }
-  | { v: 1; type: "callback_request"; consent: true; name?: string; phone?: string; email?: string; message?: string };
+  | { v: 1; type: "callback_request"; consent: true; language?: string; name?: string; phone?: string; email?: string; message?: string };
 
 /** Parse one server frame; null for anything that is not a protocol v1 object with a type. */
 export function parseServerMessage(data: unknown): ServerMessage | null {

@@ -142,6 +142,7 @@ export const REASONS: Record<string, string> = {
   button: "Schaltfläche „Mit einem Menschen sprechen“",
   topic: "Thema für Menschen",
   no_answer: "zweimal keine Antwort",
+  check_failed: "Antwort nicht belegt (wichtige Frage)",
   feedback: "negative Bewertung",
 };
 

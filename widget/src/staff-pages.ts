@@ -195,6 +195,7 @@ export const searchPage: Page = {
         onsubmit: (event: Event) => {
           event.preventDefault();
           const next = new URLSearchParams({ q: query.value.trim() });
+          if ((event as SubmitEvent).submitter?.getAttribute("name") === "ask") next.set("ask", "1");
           if (visibility.value !== "all") next.set("visibility", visibility.value);
           if (docType.value) next.set("doc_type", docType.value);
           if (source.value.trim()) next.set("source", source.value.trim());
@@ -202,9 +203,14 @@ export const searchPage: Page = {
           if (next.get("q")) navigateTo(`/staff/search?${next}`);
           else query.focus();
         },
-      }, queryField, visibilityField, docTypeField, sourceField, afterField, h("button", { type: "submit" }, "Suchen")),
+      }, queryField, visibilityField, docTypeField, sourceField, afterField, h("button", { type: "submit" }, "Suchen"),
+        h("button", { type: "submit", name: "ask" }, "Als Frage beantworten")),
       status, results);
     if (!q.trim()) return;
+    if (params.get("ask") === "1") {
+      askQuestion(q.trim(), status, results);
+      return;
+    }
     const request = new URLSearchParams(params);
     request.delete("k");
     api<{ results: Hit[] }>(`/search?${request}`).then(({ results: hits }) => {
@@ -226,6 +232,48 @@ export const searchPage: Page = {
     }, (error) => report(status, error));
   },
 };
+
+// --- ask mode: an answer from public and internal documents, checked like the citizens' answers ----------
+
+interface Answer {
+  text: string;
+  outcome: string;
+  citations: { number: number; title: string; url: string | null; location: string; snippet: string; visibility: string }[];
+  sentences: { text: string; verdict: string; original: string; reason: string }[];
+}
+
+const VERDICTS: Record<string, string> = {
+  supported: "belegt", fixed: "belegt (Quelle korrigiert)", quoted: "durch Quellzitat ersetzt",
+  unsupported: "nicht belegt, entfernt", neutral: "ohne Tatsachenbehauptung",
+};
+
+function askQuestion(question: string, status: HTMLElement, results: HTMLElement): void {
+  report(status, null, "SiWi beantwortet die Frage … (das kann bis zu einer Minute dauern)");
+  results.setAttribute("aria-busy", "true");
+  api<Answer>("/ask", { question }).then((answer) => {
+    results.removeAttribute("aria-busy");
+    report(status, null, answer.outcome === "answered" ? "Antwort mit Quellen" : "Keine belegte Antwort gefunden.");
+    const sources = answer.citations.map((c) => {
+      const href = httpUrl(c.url);
+      return h("li", { value: String(c.number) },
+        c.visibility === "internal" ? h("span", { class: "tag intern" }, "intern") : h("span", { class: "tag public" }, "öffentlich"), " ",
+        href ? h("a", { href, target: "_blank", rel: "noopener noreferrer" }, c.title, h("span", { class: "sr-only" }, " (öffnet in neuem Fenster)")) : c.title,
+        h("blockquote", { class: "snippet" }, c.snippet));
+    });
+    const checks = answer.sentences.filter((s) => s.verdict !== "neutral").map((s) =>
+      h("li", { class: `verdict ${s.verdict}` }, h("strong", {}, VERDICTS[s.verdict] ?? s.verdict), ": ", s.original || s.text,
+        s.reason ? h("span", { class: "small" }, ` (${s.reason})`) : null));
+    results.replaceChildren(h("li", { class: "hit answer" }, h("article", { "aria-labelledby": "answer-title" },
+      h("h2", { id: "answer-title" }, "Antwort"),
+      h("p", { class: "answer-text" }, answer.text),
+      sources.length ? h("h3", {}, "Quellen") : null, sources.length ? h("ol", { class: "sources" }, ...sources) : null,
+      checks.length ? h("details", {}, h("summary", {}, "Prüfung der Sätze (nur für Mitarbeitende)"), h("ul", {}, ...checks)) : null)));
+    announce(answer.outcome === "answered" ? "Antwort erhalten." : "Keine belegte Antwort gefunden.");
+  }, (error) => {
+    results.removeAttribute("aria-busy");
+    report(status, error);
+  });
+}
 
 // --- exports (admins) -------------------------------------------------------------------------------------
 
