@@ -29,7 +29,7 @@ from typing import Literal
 from rapidfuzz import fuzz, process
 
 from bot.claims import bindings, misplaced
-from bot.facts import ADDRESS, covered, facts
+from bot.facts import ADDRESS, asked_kinds, covered, facts, kinds
 from bot.facts import normalise_number as normalise_number  # re-exported for callers and tests
 from bot.sentences import Span, sentence_spans, split_sentences
 from embeddings.lexical import tokenize
@@ -221,14 +221,17 @@ class CitationChecker:
     def check_sentence(self, raw: str, sources: SourceSentences, cross_language: bool = False,
                        question: str = "") -> CheckedSentence | None:
         """`question`, when given, must share a content word with a source sentence for it to be quoted: a
-        verbatim quote that is true but beside the point is no answer."""
+        verbatim quote that is true but beside the point is no answer. Across languages the words cannot be
+        compared; retrieval's relevance gate and the embedding check have to do."""
+        wanted = asked_kinds(question)
+        topic = "" if cross_language else question  # for _about
         text, refs = parse_refs(raw, len(sources.passages))
         text = text.strip()
         # "[2.1] - Ersatzführerschein: ab ca. 35 Euro" → the list dash is layout, not content.
         text = re.sub(r"^[-*•]\s+", "", text)
         if refs and not CONTENT_WORD.search(text) and not facts(text):
             # A bare id ("[1.1]") is the model selecting a source sentence as the answer: quote it.
-            return self._selected(refs, sources, question)
+            return self._selected(refs, sources, topic, wanted)
         if not text or not CONTENT_WORD.search(text) and not facts(text):
             return None
         sentence_facts = facts(text)
@@ -237,14 +240,14 @@ class CitationChecker:
             return CheckedSentence(text, (), "neutral", 1.0, original=text)
         if not refs and (bare := BARE_ID.fullmatch(text)) and sources.get(int(bare[1]), int(bare[2])):
             # "3.5" alone: a sentence id without its brackets, not the number 3.5.
-            return self._selected([(int(bare[1]), int(bare[2]))], sources, question)
+            return self._selected([(int(bare[1]), int(bare[2]))], sources, topic, wanted)
         if not refs:
             best = self._best(text, sentence_facts, stems, sources.all(), cross_language)
-            if best and best[1] is not None and stems & best[1].stems and _about(question, best[1]):
+            if best and best[1] is not None and stems & best[1].stems and _about(topic, best[1]):
                 # The claim is in a source sentence (not only in its headings), but the model did not say
                 # which: the source sentence is shown, with its citation, instead of the model's wording.
                 return _quote(best[1], text, "no source marker; the source sentence that supports it is shown")
-            stating = self._stating(sentence_facts, sources, question)
+            stating = self._stating(sentence_facts, sources, question, cross_language)
             if stating is not None:
                 # The model's own unmarked wording is not shown; the one source sentence on the question
                 # that states exactly these facts is ("10,20 Euro" → "Zuteilung …: 10,20 Euro").
@@ -262,7 +265,7 @@ class CitationChecker:
             return self._kept(text, "fixed", other[0], other[1], reason="cited source did not support it")
         quote = self._quotable(stems, sentence_facts, cited, refs)
         reason = self._why_not(sentence_facts, cited)
-        if quote is not None and _about(question, quote):
+        if quote is not None and _about(topic, quote):
             return _quote(quote, text, reason)
         return CheckedSentence(text, (), "unsupported", best[0] if best else 0.0, original=text, reason=reason)
 
@@ -313,27 +316,34 @@ class CitationChecker:
         return best[1] if best else None
 
     @staticmethod
-    def _stating(sentence_facts: set[str], sources: SourceSentences, question: str) -> SourceSentence | None:
+    def _stating(sentence_facts: set[str], sources: SourceSentences, question: str,
+                 cross_language: bool = False) -> SourceSentence | None:
         """The source sentence that contains all of these facts and shares the most words with the question
-        (on a tie the higher-ranked passage); None when no sentence about the question has them."""
+        (on a tie the higher-ranked passage); None when no sentence about the question has them. Across
+        languages few words are shared: the top-ranked passage's sentence with these facts, if it has one."""
         if not sentence_facts or not question:
             return None
         asked = content_stems(question)
         best: tuple[int, SourceSentence] | None = None
         for candidate in sources.all():  # in rank order
             shared = len(asked & (candidate.stems | candidate.context))
-            if shared and covered(sentence_facts, set(candidate.facts)) and _about(question, candidate) \
+            if (shared or cross_language and candidate.source == 1) and covered(sentence_facts, set(candidate.facts)) \
+                    and (cross_language or _about(question, candidate)) \
                     and (best is None or shared > best[0]):
                 best = (shared, candidate)
         return best[1] if best else None
 
     @staticmethod
-    def _selected(refs: list[Ref], sources: SourceSentences, question: str) -> CheckedSentence | None:
+    def _selected(refs: list[Ref], sources: SourceSentences, question: str,
+                  wanted: set[str]) -> CheckedSentence | None:
         for source, index in refs:
             if index is None:
                 continue
             for chosen in sources.get(source, index):
                 if _about(question, chosen):
+                    if (instead := _answering(question, wanted, chosen, sources)) is not None:
+                        return _quote(instead, "", f"the model selected [{source}.{index}], which has no "
+                                                   "answer of the asked kind; this sentence of the source has")
                     return _quote(chosen, "", "the model selected this source sentence")
         return None
 
@@ -376,6 +386,23 @@ def _about(question: str, sentence: SourceSentence) -> bool:
     asked = names(question)
     found = sum(1 for name in asked if named([name], available) or shares_word({name[0]}, available))
     return 2 * found >= len(asked)
+
+
+def _answering(question: str, wanted: set[str], chosen: SourceSentence,
+               sources: SourceSentences) -> SourceSentence | None:
+    """A small model often selects the line that names the thing instead of the one that answers: for "Wann
+    hat die Zulassungsstelle geöffnet?" the line "Straßenverkehrsamt – Zulassungsstelle" instead of
+    "Öffnungszeiten: Mo–Fr 7:30–12:30 Uhr". When the question asks for a kind of fact (times, an amount, a
+    phone number) that the chosen sentence lacks, the sentence of the same passage that has it and is about
+    the question is meant: the one sharing most of the question's words, on a tie the nearest. `wanted`:
+    `asked_kinds` of the question (which may be in another language, then `question` is empty)."""
+    if not wanted or wanted & kinds(chosen.facts):
+        return None
+    asked = content_stems(question)
+    candidates = [s for s in sources.get(chosen.source, None) if wanted & kinds(s.facts) and _about(question, s)]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda s: (len(asked & s.stems), -abs(s.index - chosen.index)))
 
 
 def shares_word(asked: set[str] | frozenset[str], about: set[str] | frozenset[str]) -> bool:

@@ -94,6 +94,27 @@ def _time(match: re.Match[str]) -> str | None:
     return f"time:{int(hours):02d}:{minutes or '00'}"
 
 
+# What a question asks for, as the kind of fact that answers it: "Wann hat … geöffnet?" wants times, "Was
+# kostet …?" an amount. German and English; a question may ask for several kinds or none.
+_ASKS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b(?:öffnungszeit\w*|sprechzeit\w*|geöffnet|offen|opening\s+hours?|open)\b|\bhat\b.{0,60}\bauf\b",
+                re.IGNORECASE), "time"),
+    (re.compile(r"\b(?:was|wie\s*viel)\s+kostet|\bkosten\b|\bgebühr\w*|\bhow\s+much\b|\bfees?\b|\bcosts?\b",
+                re.IGNORECASE), "num"),
+    (re.compile(r"\b(?:telefon\w*|rufnummer|phone)\b", re.IGNORECASE), "phone"),
+    (re.compile(r"\be-?mail", re.IGNORECASE), "email"),
+]
+
+
+def asked_kinds(question: str) -> set[str]:
+    """`time`, `num`, `phone`, `email`: the fact kinds (as in `facts`) that would answer the question."""
+    return {kind for pattern, kind in _ASKS if pattern.search(question)}
+
+
+def kinds(found: set[str] | frozenset[str]) -> set[str]:
+    return {fact.partition(":")[0] for fact in found}
+
+
 def covered(needed: set[str], available: set[str]) -> bool:
     """Every needed fact is available; a date without a year matches the same day with any year, a number
     matches a date, time or phone part only if it is listed as a number too."""

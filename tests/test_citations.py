@@ -252,3 +252,40 @@ def test_a_bare_unmarked_fact_shows_the_one_source_sentence_stating_it():
     # Ambiguous (no source sentence, or several) or beside the question: dropped.
     assert verdicts("999 Euro", question="Hundesteuer?") == [("unsupported", ())]
     assert verdicts("144 Euro", question="Rezept für Apfelkuchen?") == [("unsupported", ())]
+
+
+# --- the model selects a sentence that names the thing instead of the one that answers --------------------
+
+OFFICE = [passage("Straßenverkehrsamt – Zulassungsstelle\nAnschrift: Kreishaus, Am Markt 1, 57000 Lindenau\n"
+                  "Telefon: 02799 333-2100\nÖffnungszeiten: Mo–Fr 7:30–12:30 Uhr, Do zusätzlich 14:00–17:30 Uhr",
+                  "Fahrzeug zulassen", "Zuständige Stelle Zulassungsstelle")]
+
+
+@pytest.mark.parametrize(("question", "shown"), [
+    ("Wann hat die Zulassungsstelle geöffnet?", "Öffnungszeiten: Mo–Fr 7:30–12:30 Uhr, Do zusätzlich 14:00–17:30 Uhr"),
+    ("Wie ist die Telefonnummer der Zulassungsstelle?", "Telefon: 02799 333-2100"),
+    # no kind of fact asked for: the model's choice stands
+    ("Wer ist für die Zulassung zuständig?", "Straßenverkehrsamt – Zulassungsstelle"),
+])
+def test_a_selected_line_without_the_asked_fact_gives_way_to_the_line_with_it(question, shown):
+    [checked] = checker.check("[1.1]", OFFICE, question=question)
+    assert checked.verdict == "quoted" and checked.text == shown and checked.markers == (1,)
+
+
+def test_asked_kinds():
+    from bot.facts import asked_kinds
+    assert asked_kinds("Hat die Ausländerbehörde freitags auf?") == {"time"}
+    assert asked_kinds("Was kostet ein Reisepass?") == {"num"}
+    assert asked_kinds("What are the opening hours and the fee?") == {"time", "num"}
+    assert asked_kinds("Ist der Personalausweis kostenlos?") == set()
+    assert asked_kinds("Welche Unterlagen brauche ich?") == set()
+
+
+def test_across_languages_an_unmarked_fact_is_quoted_from_the_top_passage_only():
+    """An English question shares few words with German sources: the unmarked "96 Euro" is quoted from the
+    top-ranked passage that states it, and a fact found only in a lower-ranked passage is not quoted."""
+    dogs = [SOURCES[2], SOURCES[0]]
+    [checked] = checker.check("96 Euro", dogs, cross_language=True, question="How much is the dog tax?")
+    assert checked.verdict == "quoted" and "96 Euro im Jahr für den ersten Hund" in checked.text
+    [checked] = checker.check("37 Euro", dogs, cross_language=True, question="How much is the dog tax?")
+    assert checked.verdict == "unsupported"
