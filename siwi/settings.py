@@ -96,9 +96,9 @@ class Settings(BaseSettings):
     max_queue: int = Field(32, ge=1, description="Chats waiting for the model before new ones are refused.")
 
     # --- contact offered on no_answer / handoff (the defaults are example data) -----------------------
-    contact_phone: str = "02xxx 333-0"
+    contact_phone: str = "02799 333-0"
     contact_email: str = "info@kreis-lindenau.example"
-    contact_hours: str = "Mo–Fr 8:00–16:00 Uhr"
+    contact_hours: str = "Mo–Do 7:30–16:00 Uhr, Fr 7:30–13:00 Uhr"
     contact_appointment_url: str | None = Field(None, description="Online appointment booking, offered when "
                                                 "nobody is on duty.")
 
