@@ -515,7 +515,7 @@ def test_mobile_states_screenshots_and_accessibility(site, new_page):
     page.get_by_role("button", name="Mit einem Menschen sprechen").first.tap()
     handoff = page.locator("siwi-chat [data-handoff=offline]")
     expect(handoff).to_be_visible(timeout=30_000)
-    assert {"v": 1, "type": "handoff_request"} in proxy.sent
+    assert {"v": 1, "type": "handoff_request", "language": "de"} in proxy.sent
     page.wait_for_timeout(400)
     screenshot(page, "mobile-5-handoff.png")
     assert_accessible(page, "handoff")

@@ -89,7 +89,7 @@ def test_citizen_waits_is_taken_over_talks_with_staff_and_ends(server, new_page)
         expect(card).to_be_visible(timeout=15_000)
         expect(card).to_contain_text("Sie warten auf unser Team")
         expect(card).to_contain_text(re.compile(r"Position 1 der Warteschlange.*etwa \d+ Minuten?"))
-        assert {"v": 1, "type": "handoff_request"} in frames.sent
+        assert {"v": 1, "type": "handoff_request", "language": "de"} in frames.sent
         expect(widget(page, "[aria-live=polite]")).to_contain_text("Position 1")
         cid = stored(page, server)["conversationId"]
         assert stored(page, server)["resumeToken"] == frames.of_type("handoff")[0]["resume_token"]
@@ -239,8 +239,8 @@ def test_nobody_on_duty_offers_contact_and_a_callback_form_that_needs_consent(se
     expect(received).to_contain_text("Wir haben Ihre Rückrufbitte erhalten")
     expect(received).to_be_focused()
     requests = frames.of_type("callback_request", sent=True)
-    assert requests[-1] == {"v": 1, "type": "callback_request", "consent": True, "phone": "0271 12345",
-                            "message": "Bitte vormittags anrufen."}
+    assert requests[-1] == {"v": 1, "type": "callback_request", "consent": True, "language": "de",
+                            "phone": "0271 12345", "message": "Bitte vormittags anrufen."}
     assert all(r["consent"] is True for r in requests)
     screenshot(page, "handoff-5-callback-received.png")
     assert_accessible(page, "callback received")
