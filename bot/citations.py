@@ -52,7 +52,7 @@ LIGHT_WORDS = frozenset(tokenize(
     "müssen muss können kann dürfen darf sollten möglich gibt geben liegt liegen gilt gelten beantragen "
     "stellen vorlegen mitbringen informationen information frage antwort bitte gern gerne folgende folgendes "
     "dafür dazu hierfür außerdem zusätzlich insgesamt jeweils etwa rund circa ca euro uhr sowie bzw "
-    "laut quelle quellen angaben demnach gemäß entsprechend "
+    "laut quelle quellen angaben demnach gemäß entsprechend wann warum weshalb wieso wozu womit woher wohin wieviel "
     "cost costs fee fees need needs pay get must can may apply please following according source"))
 # A negated claim is the opposite claim: "ist nicht verfahrensfrei" never supports "ist verfahrensfrei".
 NEGATION = re.compile(r"\b(nicht|kein\w*|nie|niemals|ohne|not|no|never|without|cannot|can't)\b", re.IGNORECASE)
