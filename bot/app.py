@@ -89,10 +89,8 @@ class Chat:
 
     async def answer(self, question: str, conversation_id: str, include_internal: bool = False) -> AnswerResult:
         """The final answer alone, for the HTTP APIs. Raises QueueFull."""
-        job = self.submit(question, conversation_id, include_internal)
-        async for event in job.results():
+        async for event in self.submit(question, conversation_id, include_internal).results():
             if isinstance(event, AnswerResult):
-                self.remember(conversation_id, event)
                 return event
         raise RuntimeError("the pipeline produced no answer")
 
@@ -162,6 +160,7 @@ def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
             answer = await chat.answer(request.question, conversation_id)
         except QueueFull:
             raise HTTPException(status_code=503, detail="busy") from None
+        chat.remember(conversation_id, answer)
         return AskResponse(conversation_id=conversation_id, answer=answer)
 
     @app.websocket("/ws/chat")

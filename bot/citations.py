@@ -327,15 +327,14 @@ class CitationChecker:
         best: tuple[int, SourceSentence] | None = None
         for candidate in sources.all():  # in rank order
             shared = len(asked & (candidate.stems | candidate.context))
-            if (shared or cross_language and candidate.source == 1) and covered(sentence_facts, set(candidate.facts)) \
-                    and (cross_language or _about(question, candidate)) \
-                    and (best is None or shared > best[0]):
+            about = (shared or candidate.source == 1) if cross_language else (shared and _about(question, candidate))
+            if about and covered(sentence_facts, set(candidate.facts)) and (best is None or shared > best[0]):
                 best = (shared, candidate)
         return best[1] if best else None
 
     @staticmethod
     def _selected(refs: list[Ref], sources: SourceSentences, question: str,
-                  wanted: set[str]) -> CheckedSentence | None:
+                  wanted: frozenset[str]) -> CheckedSentence | None:
         for source, index in refs:
             if index is None:
                 continue
@@ -388,7 +387,7 @@ def _about(question: str, sentence: SourceSentence) -> bool:
     return 2 * found >= len(asked)
 
 
-def _answering(question: str, wanted: set[str], chosen: SourceSentence,
+def _answering(question: str, wanted: frozenset[str], chosen: SourceSentence,
                sources: SourceSentences) -> SourceSentence | None:
     """A small model often selects the line that names the thing instead of the one that answers: for "Wann
     hat die Zulassungsstelle geöffnet?" the line "Straßenverkehrsamt – Zulassungsstelle" instead of

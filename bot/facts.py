@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 MONTHS = {"januar": 1, "jänner": 1, "februar": 2, "märz": 3, "maerz": 3, "april": 4, "mai": 5, "juni": 6,
           "juli": 7, "august": 8, "september": 9, "oktober": 10, "november": 11, "dezember": 12,
@@ -106,9 +107,11 @@ _ASKS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def asked_kinds(question: str) -> set[str]:
-    """`time`, `num`, `phone`, `email`: the fact kinds (as in `facts`) that would answer the question."""
-    return {kind for pattern, kind in _ASKS if pattern.search(question)}
+@lru_cache(maxsize=256)
+def asked_kinds(question: str) -> frozenset[str]:
+    """`time`, `num`, `phone`, `email`: the fact kinds (as in `facts`) that would answer the question. Asked
+    once per sentence of an answer, always with the same question: cached."""
+    return frozenset(kind for pattern, kind in _ASKS if pattern.search(question))
 
 
 def kinds(found: set[str] | frozenset[str]) -> set[str]:

@@ -394,9 +394,13 @@ class HandoffService:
             return frame, token
 
     async def citizen_message(self, conversation_id: str, text: str, client_message_id: str | None) -> Delivered:
-        async with self._lock:
-            message, new = await self.db(self.store.append_citizen, conversation_id, text, client_message_id)
-            if new:
+        async with self._lock:  # also between the look-up of a resent message and the append
+            message = None
+            if client_message_id:
+                message = await self.db(self.store.citizen_message, conversation_id, client_message_id)
+            if message is None:  # not a resend: stored, and staff see it
+                message = await self.db(self.store.append, conversation_id, "citizen", text,
+                                        client_message_id=client_message_id)
                 await self._staff_update(conversation_id, "message", message)
             return Delivered(conversation_id=conversation_id, seq=message.seq, client_message_id=client_message_id)
 

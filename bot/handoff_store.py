@@ -328,7 +328,7 @@ class HandoffStore:
             return _record(row), [_message(m, None) for m in added], True
 
     def append(self, conversation_id: str, role: str, text: str, *, staff_id: int | None = None,
-               staff_name: str | None = None, event: str | None = None,
+               staff_name: str | None = None, event: str | None = None, client_message_id: str | None = None,
                require_states: Sequence[str] = ("waiting", "assigned")) -> TranscriptMessage:
         with self.db.session() as s:
             row = s.get(HandoffConversation, conversation_id, with_for_update=True)
@@ -337,28 +337,18 @@ class HandoffStore:
             if row.state not in require_states:
                 raise Conflict(f"conversation is {row.state}")
             row.updated_at = utcnow()
-            message = self._append(s, row, role, text, staff_id=staff_id, staff_name=staff_name, event=event)
+            message = self._append(s, row, role, text, staff_id=staff_id, staff_name=staff_name, event=event,
+                                   client_message_id=client_message_id)
             return _message(message, _username(s, staff_id))
 
-    def append_citizen(self, conversation_id: str, text: str,
-                       client_message_id: str | None) -> tuple[TranscriptMessage, bool]:
-        """(the stored message, whether it is new). A citizen client that lost the connection before the
-        `delivered` came sends the message again with the same id; it is stored once."""
+    def citizen_message(self, conversation_id: str, client_message_id: str) -> TranscriptMessage | None:
+        """The citizen's message with this client id, if stored: a client that lost the connection before the
+        `delivered` came sends the message again with the same id."""
         with self.db.session() as s:
-            row = s.get(HandoffConversation, conversation_id, with_for_update=True)
-            if row is None:
-                raise NotFound(conversation_id)
-            if client_message_id:
-                earlier = s.scalar(select(HandoffMessage).where(
-                    HandoffMessage.conversation_id == conversation_id, HandoffMessage.role == "citizen",
-                    HandoffMessage.client_message_id == client_message_id))
-                if earlier is not None:
-                    return _message(earlier, None), False
-            if row.state not in ("waiting", "assigned"):
-                raise Conflict(f"conversation is {row.state}")
-            row.updated_at = utcnow()
-            message = self._append(s, row, "citizen", text, client_message_id=client_message_id)
-            return _message(message, None), True
+            earlier = s.scalar(select(HandoffMessage).where(
+                HandoffMessage.conversation_id == conversation_id, HandoffMessage.role == "citizen",
+                HandoffMessage.client_message_id == client_message_id))
+            return _message(earlier, None) if earlier is not None else None
 
     @staticmethod
     def _append(s: Session, row: HandoffConversation, role: str, text: str, *, now: datetime | None = None,

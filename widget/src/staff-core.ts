@@ -3,6 +3,7 @@
 // builds DOM nodes only; nothing from a citizen, a document or the server is ever parsed as HTML.
 
 import { h } from "./dom";
+import type { Citation } from "./protocol";
 
 export interface StaffInfo {
   username: string;
@@ -28,14 +29,6 @@ export interface Summary {
   preview: string;
   closed_by: string | null;
   close_note: string | null;
-}
-
-export interface Citation {
-  number: number;
-  title: string;
-  url: string | null;
-  location: string;
-  snippet: string;
 }
 
 export interface Message {

@@ -6,6 +6,7 @@ import {
   announce, api, field, httpUrl, keepFocus, LANGUAGES, options, report, session, statusLine, when,
   type Callback,
 } from "./staff-core";
+import type { Answer, Citation } from "./protocol";
 
 export interface Page {
   title: string;
@@ -235,10 +236,9 @@ export const searchPage: Page = {
 
 // --- ask mode: an answer from public and internal documents, checked like the citizens' answers ----------
 
-interface Answer {
-  text: string;
-  outcome: string;
-  citations: { number: number; title: string; url: string | null; location: string; snippet: string; visibility: string }[];
+/** The chat protocol's answer, with what only staff get: each citation's visibility and the check's verdicts. */
+interface StaffAnswer extends Answer {
+  citations: (Citation & { visibility: "public" | "internal" })[];
   sentences: { text: string; verdict: string; original: string; reason: string }[];
 }
 
@@ -250,7 +250,7 @@ const VERDICTS: Record<string, string> = {
 function askQuestion(question: string, status: HTMLElement, results: HTMLElement): void {
   report(status, null, "SiWi beantwortet die Frage … (das kann bis zu einer Minute dauern)");
   results.setAttribute("aria-busy", "true");
-  api<Answer>("/ask", { question }).then((answer) => {
+  api<StaffAnswer>("/ask", { question }).then((answer) => {
     results.removeAttribute("aria-busy");
     report(status, null, answer.outcome === "answered" ? "Antwort mit Quellen" : "Keine belegte Antwort gefunden.");
     const sources = answer.citations.map((c) => {
