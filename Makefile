@@ -5,8 +5,18 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # llama-cpp-python compiles for minutes; its wheel is kept per machine, outside the clone.
-WHEELHOUSE ?= $(HOME)/.cache/siwi/wheels
 LLAMA_CPP_VERSION := 0.3.36
+# On x86-64 llama.cpp is built for AVX2 instead of -march=native: a native build on a CPU with AMX (Intel Xeon
+# 4th generation and later) repacks the weights for AMX and crashes with a segmentation fault at the first
+# token in virtual machines (seen here). AVX2 runs on every x86-64 server of the last ten years.
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_FLAVOUR ?= avx2
+else
+LLAMA_CMAKE_ARGS ?=
+LLAMA_FLAVOUR ?= native
+endif
+WHEELHOUSE ?= $(HOME)/.cache/siwi/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(LLAMA_FLAVOUR)
 STAMP := $(VENV)/.siwi-installed
 PYTEST_ARGS ?=
 
@@ -30,12 +40,14 @@ $(BIN)/python:
 
 $(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_CPP_VERSION): | $(BIN)/python
 	mkdir -p $(WHEELHOUSE)
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --no-deps --wheel-dir $(WHEELHOUSE) \
-		llama-cpp-python==$(LLAMA_CPP_VERSION)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --no-deps \
+		--no-cache-dir --wheel-dir $(WHEELHOUSE) llama-cpp-python==$(LLAMA_CPP_VERSION)
 	touch $@
 
 $(STAMP): pyproject.toml requirements-models.txt $(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_CPP_VERSION) | $(BIN)/python
 	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps --force-reinstall --no-index --find-links $(WHEELHOUSE) \
+		llama-cpp-python==$(LLAMA_CPP_VERSION)
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	touch $@
 

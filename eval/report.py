@@ -55,7 +55,8 @@ HTML = """<!doctype html>
 <title>SiWi – Auswertung {{ sets|join(", ") }}</title>
 <style>
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#1b1b1b}
-h1{font-size:1.5rem}table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;
+h1{font-size:1.5rem}table{border-collapse:collapse}.scroll{overflow-x:auto;margin:1rem 0}
+svg{max-width:100%;height:auto}code,pre,q,.meta{overflow-wrap:anywhere}td,th{border:1px solid #ccc;padding:.3rem .6rem;
 text-align:left}th{background:#f1f3f5}.bar{fill:#2b6cb0}.bar.low{fill:#c05621}.ok{color:#276749}.bad{color:#9b2c2c}
 details{border:1px solid #ddd;border-radius:4px;margin:.4rem 0;padding:.3rem .7rem}summary{cursor:pointer}
 .verdict-unsupported{color:#9b2c2c}.verdict-quoted{color:#975a16}.meta{color:#555;font-size:.9em}
@@ -64,8 +65,11 @@ pre{white-space:pre-wrap;background:#f8f9fa;padding:.5rem}
 <h1>SiWi – Auswertung</h1>
 <p class="meta">Sets: {{ sets|join(", ") }} · Modell: {{ settings.llm_model }} · {{ metrics.cases }} Fälle ·
 {{ created }}</p>
+<details><summary>Einstellungen des Laufs</summary><table>{% for key, value in settings.items() %}
+<tr><th scope="row">{{ key }}</th><td>{{ fmt(value) }}</td></tr>{% endfor %}</table></details>
 <h2>Übersicht</h2>
-<svg width="720" height="{{ 24 * shares|length + 10 }}" role="img" aria-label="Kennzahlen als Balken">
+<svg width="720" height="{{ 24 * shares|length + 10 }}" viewBox="0 0 720 {{ 24 * shares|length + 10 }}" role="img"
+ aria-label="Kennzahlen als Balken">
 {% for name, value in shares %}<text x="0" y="{{ 24 * loop.index0 + 17 }}" font-size="13">{{ name }}
 {%- if name in lower %} (↓ besser){% endif %}</text>
 <rect class="bar{% if (value > 0.5 if name in lower else value < 0.5) %} low{% endif %}" x="330"
@@ -74,9 +78,10 @@ pre{white-space:pre-wrap;background:#f8f9fa;padding:.5rem}
 <text x="{{ 336 + (value * 300)|round|int }}" y="{{ 24 * loop.index0 + 17 }}"
  font-size="12">{{ "%.3f"|format(value) }}</text>
 {% endfor %}</svg>
+<div class="scroll" tabindex="0" role="region" aria-label="Kennzahlen je Tag">
 <table><tr><th>Kennzahl</th><th>gesamt</th>{% for tag in by_tag %}<th>{{ tag }}</th>{% endfor %}</tr>
 {% for name, value in metrics.items() %}<tr><td>{{ name }}</td><td>{{ fmt(value) }}</td>
-{% for tag, values in by_tag.items() %}<td>{{ fmt(values[name]) }}</td>{% endfor %}</tr>{% endfor %}</table>
+{% for tag, values in by_tag.items() %}<td>{{ fmt(values[name]) }}</td>{% endfor %}</tr>{% endfor %}</table></div>
 <h2>Fälle</h2>
 {% for case in cases %}<details{% if not case.correct %} open{% endif %}>
 <summary><span class="{{ 'ok' if case.correct else 'bad' }}">{{ '✔' if case.correct else '✘' }}</span>

@@ -7,6 +7,7 @@ interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -45,11 +46,18 @@ class CaseResult(BaseModel):
     first_token_s: float | None = None
     total_s: float | None = None
     error: str | None = None
+    case_hash: str = ""
+    """Fingerprint of the case as it was run: a case edited since is run again on resume."""
+
+
+def fingerprint(case: EvalCase) -> str:
+    return hashlib.sha256(case.model_dump_json().encode()).hexdigest()[:16]
 
 
 def evaluate_case(case: EvalCase, ask: Ask) -> CaseResult:
     result = CaseResult(id=case.id, question=case.question, expect=case.expect, tags=case.tags,
-                        language_expected=case.language, expected_sources=case.expected_sources)
+                        language_expected=case.language, expected_sources=case.expected_sources,
+                        case_hash=fingerprint(case))
     started = time.perf_counter()
     try:
         answer = ask(case)
@@ -112,6 +120,10 @@ def over_http(base_url: str, timeout: float = 900.0) -> Ask:
     return ask
 
 
+class RunMismatch(ValueError):
+    """The directory holds results of a run with other settings: resuming would mix two runs."""
+
+
 @dataclass
 class Run:
     """One evaluation run writing to `directory/results.jsonl`; finished cases are not run again."""
@@ -121,6 +133,24 @@ class Run:
     @property
     def results_file(self) -> Path:
         return self.directory / "results.jsonl"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.directory / "run.json"
+
+    def claim(self, settings: dict[str, object], fresh: bool = False) -> None:
+        """Bind the directory to these settings; refuse to resume a run made with others."""
+        if fresh:
+            self.results_file.unlink(missing_ok=True)
+        elif self.settings_file.exists() and self.results_file.exists():
+            before = json.loads(self.settings_file.read_text(encoding="utf-8"))
+            changed = [f"{key}: {before.get(key)!r} → {settings.get(key)!r}"
+                       for key in sorted(set(before) | set(settings)) if before.get(key) != settings.get(key)]
+            if changed:
+                raise RunMismatch(f"{self.directory} holds a run with other settings ({'; '.join(changed)}); "
+                                  "use another --report directory, or --fresh to start this one again")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.settings_file.write_text(json.dumps(settings, ensure_ascii=False, indent=2), encoding="utf-8")
 
     def done(self) -> dict[str, CaseResult]:
         if not self.results_file.exists():
@@ -139,7 +169,8 @@ class Run:
                 progress: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
         self.directory.mkdir(parents=True, exist_ok=True)
         finished = self.done()
-        todo = [case for case in cases if case.id not in finished]
+        todo = [case for case in cases if case.id not in finished
+                or finished[case.id].case_hash not in ("", fingerprint(case))]
         with self.results_file.open("a", encoding="utf-8") as out:
             def record(result: CaseResult) -> None:
                 out.write(json.dumps(result.model_dump(), ensure_ascii=False) + "\n")

@@ -340,11 +340,13 @@ def eval_run(
     fail_under: Annotated[list[str] | None, typer.Option(
         help="METRIC=VALUE: exit 1 when the metric misses it (repeatable).")] = None,
     jobs: Annotated[int, typer.Option(min=1, help="Parallel cases (only with --server).")] = 1,
+    fresh: Annotated[bool, typer.Option(help="Discard the results already in --report and run every case "
+                                        "again.")] = False,
 ) -> None:
     """Run test sets and write report.json, report.md and report.html."""
     from eval.cases import CaseFileError, load_set
     from eval.report import build_report, gate, write_reports
-    from eval.runner import Run, in_process, over_http
+    from eval.runner import Run, RunMismatch, in_process, over_http
 
     settings: Settings = ctx.obj
     thresholds: dict[str, float] = {}
@@ -370,7 +372,12 @@ def eval_run(
         groups.setdefault(one.knowledge, []).extend(one.cases)
     if not groups:
         raise fail("No set could be run.")
+    described = _run_settings(settings, server)
     run = Run(report)
+    try:
+        run.claim(described, fresh=fresh)
+    except RunMismatch as exc:
+        raise fail(str(exc)) from None
     results = []
     for knowledge, cases in groups.items():
         if server:
@@ -385,10 +392,6 @@ def eval_run(
             task = progress.add_task("Evaluating", total=len(cases),
                                      completed=len(set(run.done()) & {c.id for c in cases}), current="")
             results += run.execute(cases, ask, jobs, lambda r, t=task, p=progress: p.update(t, advance=1, current=r.id))
-    described = {"llm_model": server or settings.llm_model, "embedding": settings.embedding_backend,
-                 "retrieval_mode": settings.retrieval_mode, "top_k": settings.top_k,
-                 "min_relevance": settings.min_relevance, "temperature": settings.llm_temperature,
-                 "seed": settings.llm_seed}
     built = build_report(results, [str(p) for p in sets], described)
     for path in write_reports(built, report):
         console.print(f"wrote {path}", highlight=False)
@@ -398,6 +401,21 @@ def eval_run(
         err.print(f"[bold red]below threshold:[/] {line}", highlight=False)
     if failures:
         raise typer.Exit(1)
+
+
+def _run_settings(settings: Settings, server: str | None) -> dict[str, object]:
+    """What decides the answers of a run: recorded in the reports, and a resumed run must have the same."""
+    if server:
+        return {"llm_model": server, "server": server}
+    return {"llm_model": settings.llm_model, "llm_backend": settings.llm_backend,
+            "llm_max_tokens": settings.llm_max_tokens, "temperature": settings.llm_temperature,
+            "seed": settings.llm_seed, "embedding": settings.embedding_backend,
+            "embedding_model": settings.embedding_model, "retrieval_mode": settings.retrieval_mode,
+            "retrieval_candidates": settings.retrieval_candidates,
+            "retrieval_lexical_weight": settings.retrieval_lexical_weight, "top_k": settings.top_k,
+            "chunk_size": settings.chunk_size, "min_relevance": settings.min_relevance,
+            "check_min_overlap": settings.check_min_overlap, "check_min_similarity": settings.check_min_similarity,
+            "check_min_quote_overlap": settings.check_min_quote_overlap}
 
 
 def _missing_knowledge(sources_file: Path) -> str | None:

@@ -12,7 +12,7 @@ from bot.app import create_app
 from bot.services import build_index, build_pipeline
 from eval.cases import load_cases
 from eval.report import build_report, compare, gate, write_reports
-from eval.runner import Run, in_process, over_http
+from eval.runner import Run, RunMismatch, in_process, over_http
 from siwi.settings import Settings
 from tests.conftest import FIXTURES, MODELS_DIR, SMALL_MODEL, LiveServer
 from tests.test_startup import siwi
@@ -79,6 +79,30 @@ def test_in_process_run_reports_and_resumes(setup, tmp_path):
     assert json.loads(paths[0].read_text())["metrics"] == json.loads(json.dumps(m))
 
 
+def test_a_run_resumes_only_with_its_own_settings_and_reruns_edited_cases(setup, tmp_path):
+    _, pipeline, cases, _ = setup
+    person = cases[2]  # answered without the model: the handoff request
+    run = Run(tmp_path / "out")
+    run.claim({"llm_model": "a.gguf", "top_k": 3})
+    [first] = run.execute([person], in_process(pipeline))
+    assert first.case_hash
+
+    with pytest.raises(RunMismatch, match=r"llm_model: 'a.gguf' → 'b.gguf'.*--fresh"):
+        Run(tmp_path / "out").claim({"llm_model": "b.gguf", "top_k": 3})
+    assert Run(tmp_path / "out").done()  # refusing loses nothing
+
+    ran = []
+    Run(tmp_path / "out").claim({"llm_model": "a.gguf", "top_k": 3})
+    Run(tmp_path / "out").execute([person], in_process(pipeline), progress=lambda r: ran.append(r.id))
+    assert ran == []  # same settings, same case: nothing to do
+    edited = person.model_copy(update={"tags": ["neu"]})
+    [again] = Run(tmp_path / "out").execute([edited], in_process(pipeline), progress=lambda r: ran.append(r.id))
+    assert ran == [person.id] and again.tags == ["neu"] and Run(tmp_path / "out").done()[person.id].tags == ["neu"]
+
+    Run(tmp_path / "out").claim({"llm_model": "b.gguf", "top_k": 3}, fresh=True)
+    assert Run(tmp_path / "out").done() == {}
+
+
 def test_gate_and_compare(setup, tmp_path):
     _, pipeline, cases, _ = setup
     results = Run(tmp_path / "a").execute(cases[:3], in_process(pipeline))
@@ -131,6 +155,12 @@ def test_cli_runs_a_set_against_its_own_knowledge_and_skips_one_whose_knowledge_
     assert only["id"] == "ausweis" and only["outcome"] == "answered", only
     assert any("personalausweis" in c["source_id"] for c in only["citations"])
     assert build_index(Settings(data_dir=data), embedder).store.count() == 0  # SiWi's own index was not touched
+
+    # The same report directory with another setting: refused before anything runs, the results are kept.
+    other = siwi(["eval", "run", str(tmp_path / "own.yaml"), "--report", str(tmp_path / "out")],
+                 SIWI_DATA_DIR=str(data), SIWI_LLM_MAX_TOKENS="80", SIWI_TOP_K="5")
+    assert other.returncode == 2 and "top_k: 3 → 5" in other.stderr and "--fresh" in other.stderr
+    assert (tmp_path / "out" / "results.jsonl").read_text().count('"id": "ausweis"') == 1
 
     alone = siwi(["eval", "run", str(tmp_path / "absent.yaml"), "--report", str(tmp_path / "out2")],
                  SIWI_DATA_DIR=str(data))
