@@ -140,6 +140,16 @@ def compare(before: dict, after: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def side_by_side(reports: dict[str, dict]) -> str:
+    """Every metric of several runs in one Markdown table, a column per run (sets, models, settings)."""
+    names = list(reports)
+    metrics_seen = list(dict.fromkeys(m for report in reports.values() for m in report["metrics"]))
+    lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    lines += [f"| {metric} | " + " | ".join(_fmt(reports[n]["metrics"].get(metric)) for n in names) + " |"
+              for metric in metrics_seen]
+    return "\n".join(lines) + "\n"
+
+
 def gate(report: dict, thresholds: dict[str, float]) -> list[str]:
     """Thresholds not met, as readable lines ("answer_accuracy 0.61 < 0.70")."""
     failures = []

@@ -482,15 +482,36 @@ def eval_compare(
     after: Annotated[Path, typer.Argument(help="report.json of the later run.")],
 ) -> None:
     """Print metric deltas and the cases that flipped between two runs."""
-    import json
-
     from eval.report import compare
 
+    print(compare(*(_report(path) for path in (before, after))), end="")
+
+
+@eval_app.command("table")
+def eval_table(
+    reports: Annotated[list[Path], typer.Argument(help="report.json files, or the --report directories "
+                                                  "that hold them.")],
+) -> None:
+    """Print the metrics of several runs side by side, as a Markdown table (a column per run)."""
+    from eval.report import side_by_side
+
+    named = {}
+    for path in reports:
+        name = path.name if path.is_dir() else path.parent.name or path.stem
+        while name in named:
+            name += "'"
+        named[name] = _report(path)
+    print(side_by_side(named), end="")
+
+
+def _report(path: Path) -> dict:
+    import json
+
+    file = path / "report.json" if path.is_dir() else path
     try:
-        reports = [json.loads(p.read_text(encoding="utf-8")) for p in (before, after)]
+        return json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise fail(f"cannot read a report: {exc}") from None
-    print(compare(*reports), end="")
+        raise fail(f"cannot read the report {file}: {exc}") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,7 @@ import pytest
 from bot.app import create_app
 from bot.services import build_index, build_pipeline
 from eval.cases import load_cases
-from eval.report import build_report, compare, gate, write_reports
+from eval.report import build_report, compare, gate, side_by_side, write_reports
 from eval.runner import Run, RunMismatch, in_process, over_http
 from siwi.settings import Settings
 from tests.conftest import FIXTURES, MODELS_DIR, SMALL_MODEL, LiveServer
@@ -114,6 +114,22 @@ def test_gate_and_compare(setup, tmp_path):
     after["metrics"]["answer_accuracy"] = (before["metrics"]["answer_accuracy"] or 0) + 0.1
     text = compare(before, after)
     assert "answer_accuracy" in text and "+0.100" in text and f"`{cases[0].id}`" in text
+
+    table = side_by_side({"a": before, "b": after}).splitlines()
+    assert table[0] == "| metric | a | b |" and len(table) == 2 + len(before["metrics"])
+    row = next(line for line in table if line.startswith("| answer_accuracy |"))
+    assert row == f"| answer_accuracy | {before['metrics']['answer_accuracy']:.3f} | " \
+                  f"{after['metrics']['answer_accuracy']:.3f} |"
+
+    # The CLI reads report.json files or the --report directories holding them; a broken one is named.
+    write_reports(before, tmp_path / "sample")
+    write_reports(after, tmp_path / "pages")
+    result = siwi(["eval", "table", str(tmp_path / "sample"), str(tmp_path / "pages" / "report.json")])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "| metric | sample | pages |" and row.split("|")[2] in result.stdout
+    (tmp_path / "broken.json").write_text("{")
+    broken = siwi(["eval", "compare", str(tmp_path / "sample"), str(tmp_path / "broken.json")])
+    assert broken.returncode == 2 and "broken.json" in broken.stderr
 
 
 def test_run_against_a_server_over_http(setup, tmp_path):
