@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz, process
 
@@ -98,6 +99,9 @@ class SourceSentence:
     stems: frozenset[str]
     context: frozenset[str]
     """Stems of the passage's title and heading path, which every sentence of it is about."""
+    site: frozenset[str] = frozenset()
+    """Stems of the page's host name: whose page it is. It makes a sentence about a place the question names
+    ("in München"), never support for a claim (the "Kreis" of kreis-lindenau.de is no "Kreishaus")."""
 
     @property
     def ref(self) -> str:
@@ -125,6 +129,7 @@ class SourceSentences:
         for number, passage in enumerate(self.passages, 1):
             start = body_start(passage)
             context = frozenset(content_stems(f"{passage.title} {passage.headings}"))
+            site = frozenset(content_stems(site_words(passage.url))) - context
             sentences = []
             for span in sentence_spans(passage.text[start:]):
                 if INJECTION.search(span.text):
@@ -132,7 +137,7 @@ class SourceSentences:
                     continue
                 sentences.append(SourceSentence(
                     number, len(sentences) + 1, Span(span.text, span.start + start, span.end + start),
-                    frozenset(facts(span.text)), frozenset(content_stems(span.text)), context))
+                    frozenset(facts(span.text)), frozenset(content_stems(span.text)), context, site))
             self.by_source[number] = sentences
 
     def get(self, source: int, index: int | None) -> list[SourceSentence]:
@@ -143,6 +148,16 @@ class SourceSentences:
 
     def all(self) -> list[SourceSentence]:
         return [s for sentences in self.by_source.values() for s in sentences]
+
+
+def site_words(url: str | None) -> str:
+    """The words of a page's host name ("www.stadt.muenchen.de" → "stadt muenchen"). Citizens name the place
+    ("… in München?"), the service pages rarely do."""
+    host = urlsplit(url).hostname if url and "://" in url else None
+    if not host:
+        return ""
+    labels = host.split(".")[:-1]  # without the top-level domain
+    return " ".join(word for label in labels if label != "www" for word in label.split("-"))
 
 
 def body_start(passage: Passage) -> int:
@@ -247,7 +262,7 @@ class CitationChecker:
                 # The claim is in a source sentence (not only in its headings), but the model did not say
                 # which: the source sentence is shown, with its citation, instead of the model's wording.
                 return _quote(best[1], text, "no source marker; the source sentence that supports it is shown")
-            stating = self._stating(sentence_facts, sources, question, cross_language)
+            stating = self._stating(sentence_facts, sources, question, cross_language, bool(NEGATION.search(text)))
             if stating is not None:
                 # The model's own unmarked wording is not shown; the one source sentence on the question
                 # that states exactly these facts is ("10,20 Euro" → "Zuteilung …: 10,20 Euro").
@@ -317,18 +332,21 @@ class CitationChecker:
 
     @staticmethod
     def _stating(sentence_facts: set[str], sources: SourceSentences, question: str,
-                 cross_language: bool = False) -> SourceSentence | None:
+                 cross_language: bool = False, negated: bool = False) -> SourceSentence | None:
         """The source sentence that contains all of these facts and shares the most words with the question
         (on a tie the higher-ranked passage); None when no sentence about the question has them. Across
-        languages few words are shared: the top-ranked passage's sentence with these facts, if it has one."""
+        languages few words are shared: the top-ranked passage's sentence with these facts, if it has one.
+        A sentence that negates what the source states, or the reverse ("Sie müssen die 13 Euro nicht
+        zahlen" against "13 Euro"), is not replaced by it: the quote would say the opposite."""
         if not sentence_facts or not question:
             return None
         asked = content_stems(question)
         best: tuple[int, SourceSentence] | None = None
         for candidate in sources.all():  # in rank order
-            shared = len(asked & (candidate.stems | candidate.context))
+            shared = len(asked & (candidate.stems | candidate.context | candidate.site))
             about = (shared or candidate.source == 1) if cross_language else (shared and _about(question, candidate))
-            if about and covered(sentence_facts, set(candidate.facts)) and (best is None or shared > best[0]):
+            if (about and covered(sentence_facts, set(candidate.facts))
+                    and negated == bool(NEGATION.search(candidate.span.text)) and (best is None or shared > best[0])):
                 best = (shared, candidate)
         return best[1] if best else None
 
@@ -379,7 +397,7 @@ def _about(question: str, sentence: SourceSentence) -> bool:
     answered by "Gewerbeanmeldung in der Stadt Lindenau: 26 Euro". Without a question any sentence counts."""
     if not question:
         return True
-    available = sentence.stems | sentence.context
+    available = sentence.stems | sentence.context | sentence.site
     if not shares_word(content_stems(question), available):
         return False
     asked = names(question)

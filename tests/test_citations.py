@@ -1,6 +1,8 @@
 """The citation check on hand-made answers: each kind of error gets the right verdict, and what a citizen
 would see is only what the sources say."""
 
+import dataclasses
+
 import pytest
 
 from bot.citations import CitationChecker, SourceSentences, parse_markers, parse_refs, render
@@ -78,6 +80,30 @@ def test_a_quote_must_be_about_what_the_question_names():
         [("unsupported", ())]
     assert verdicts_for("[1.1]", gewerbe, "Was kostet eine Hochzeit beim Standesamt in Lindenau?") == []
     assert verdicts_for("26 Euro", gewerbe, "Was kostet die Gewerbeanmeldung in Lindenau?") == [("quoted", (1,))]
+
+
+def test_the_host_name_says_whose_page_a_sentence_is_on():
+    """Citizens name the place ("… in München?"), service pages rarely do: the words of the page's host name
+    are context of its sentences, like its headings. Without a URL the place stays unnamed."""
+    url = "https://stadt.muenchen.de/service/info/reisepass"
+    muenchen = [Passage("c-1", "Reisepass > Kosten\n- Express-Bestellung: Gebühr plus 32 Euro Aufpreis", "Reisepass",
+                        "munich:1", url, url, "Reisepass > Kosten", "public", 0.9)]
+    question = "Wie viel muss ich in München für einen Reisepass im Expressverfahren zusätzlich zahlen?"
+    assert verdicts_for("32 Euro", muenchen, question) == [("quoted", (1,))]
+    unnamed = [dataclasses.replace(muenchen[0], url=None, location="reisepass.md")]
+    assert verdicts_for("32 Euro", unnamed, question) == [("unsupported", ())]
+    # The host name counts as context, not as the statement: another town's question is still not answered.
+    assert verdicts_for("32 Euro", muenchen, "Was kostet ein Expresspass in Lindenau beim Bürgerbüro?") == \
+        [("unsupported", ())]
+
+
+def test_a_negated_unmarked_fact_is_not_replaced_by_the_source_stating_it():
+    """"Sie müssen die 13 Euro nicht zahlen" must not become the source's "13 Euro": it would say the opposite."""
+    fee = [passage("- 13 Euro\n- Für ein Ehrenamt wird auf Antrag keine Gebühr erhoben.", "Führungszeugnis",
+                   "Kosten und Gebühren")]
+    question = "Muss ich für das Führungszeugnis die 13 Euro zahlen?"
+    assert verdicts_for("Nein, Sie müssen die 13 Euro nicht zahlen.", fee, question) == [("unsupported", ())]
+    assert verdicts_for("13 Euro", fee, question) == [("quoted", (1,))]
 
 
 def verdicts_for(answer: str, passages: list[Passage], question: str) -> list[tuple[str, tuple[int, ...]]]:
