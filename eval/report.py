@@ -68,14 +68,14 @@ pre{white-space:pre-wrap;background:#f8f9fa;padding:.5rem}
 <details><summary>Einstellungen des Laufs</summary><table>{% for key, value in settings.items() %}
 <tr><th scope="row">{{ key }}</th><td>{{ fmt(value) }}</td></tr>{% endfor %}</table></details>
 <h2>Übersicht</h2>
-<svg width="720" height="{{ 24 * shares|length + 10 }}" viewBox="0 0 720 {{ 24 * shares|length + 10 }}" role="img"
+<svg width="780" height="{{ 24 * shares|length + 10 }}" viewBox="0 0 780 {{ 24 * shares|length + 10 }}" role="img"
  aria-label="Kennzahlen als Balken">
-{% for name, value in shares %}<text x="0" y="{{ 24 * loop.index0 + 17 }}" font-size="13">{{ name }}
+{% for name, value in shares %}<text x="400" text-anchor="end" y="{{ 24 * loop.index0 + 17 }}" font-size="13">{{ name }}
 {%- if name in lower %} (↓ besser){% endif %}</text>
-<rect class="bar{% if (value > 0.5 if name in lower else value < 0.5) %} low{% endif %}" x="330"
+<rect class="bar{% if (value > 0.5 if name in lower else value < 0.5) %} low{% endif %}" x="410"
  y="{{ 24 * loop.index0 + 5 }}"
  width="{{ (value * 300)|round|int }}" height="16"></rect>
-<text x="{{ 336 + (value * 300)|round|int }}" y="{{ 24 * loop.index0 + 17 }}"
+<text x="{{ 416 + (value * 300)|round|int }}" y="{{ 24 * loop.index0 + 17 }}"
  font-size="12">{{ "%.3f"|format(value) }}</text>
 {% endfor %}</svg>
 <div class="scroll" tabindex="0" role="region" aria-label="Kennzahlen je Tag">
