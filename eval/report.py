@@ -111,12 +111,22 @@ def html(report: dict) -> str:
     return env.from_string(HTML).render(**report, shares=shares, fmt=_fmt, lower=LOWER_IS_BETTER)
 
 
+def summary(report: dict) -> dict:
+    """The report without answers and passages: small, and free of the sources' text, so that it can be
+    committed as a baseline (`eval/baselines/`) and compared against with `siwi eval compare`."""
+    keep = ("id", "expect", "outcome", "correct", "tags", "facts", "forbidden_found", "total_s")
+    return {key: value for key, value in report.items() if key != "cases"} | {
+        "cases": [{key: case.get(key) for key in keep} for case in report["cases"]]}
+
+
 def write_reports(report: dict, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / "report.json", directory / "report.md", directory / "report.html"]
+    paths = [directory / "report.json", directory / "report.md", directory / "report.html",
+             directory / "summary.json"]
     paths[0].write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     paths[1].write_text(markdown(report), encoding="utf-8")
     paths[2].write_text(html(report), encoding="utf-8")
+    paths[3].write_text(json.dumps(summary(report), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return paths
 
 

@@ -72,11 +72,17 @@ def test_in_process_run_reports_and_resumes(setup, tmp_path):
     assert m["citation_accuracy"] == 1.0 and m["retrieval_recall@k"] == 1.0
     assert 0 <= m["answer_accuracy"] <= 1 and "kosten" in report["by_tag"]
     paths = write_reports(report, tmp_path / "out")
-    assert [p.name for p in paths] == ["report.json", "report.md", "report.html"]
+    assert [p.name for p in paths] == ["report.json", "report.md", "report.html", "summary.json"]
     page = paths[2].read_text()
     assert "<script" not in page and all(f"<code>{c.id}</code>" in page for c in cases)
     assert "answer_accuracy" in paths[1].read_text()
     assert json.loads(paths[0].read_text())["metrics"] == json.loads(json.dumps(m))
+    # The summary (a baseline to commit) has the metrics and each case's result, not the sources' text.
+    small = json.loads(paths[3].read_text())
+    assert small["metrics"] == json.loads(json.dumps(m)) and "Personalausweis" not in paths[3].read_text()
+    assert [c["id"] for c in small["cases"]] == [c.id for c in cases] and "correct" in small["cases"][0]
+    same = compare(small, json.loads(paths[0].read_text()))  # the same run: no change, nothing flipped
+    assert "✔" not in same and "✘" not in same and "flipped" not in same
 
 
 def test_a_run_resumes_only_with_its_own_settings_and_reruns_edited_cases(setup, tmp_path):
