@@ -497,7 +497,9 @@ def eval_table(
 
     named = {}
     for path in reports:
-        name = path.name if path.is_dir() else path.parent.name or path.stem
+        # eval-out/ and eval-out/report.json are "eval-out"; eval/baselines/sample.json is "sample"
+        name = path.name if path.is_dir() else (path.parent.name if path.stem in ("report", "summary")
+                                                 else path.stem) or path.stem
         while name in named:
             name += "'"
         named[name] = _report(path)

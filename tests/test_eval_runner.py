@@ -130,9 +130,12 @@ def test_gate_and_compare(setup, tmp_path):
     # The CLI reads report.json files or the --report directories holding them; a broken one is named.
     write_reports(before, tmp_path / "sample")
     write_reports(after, tmp_path / "pages")
-    result = siwi(["eval", "table", str(tmp_path / "sample"), str(tmp_path / "pages" / "report.json")])
+    (tmp_path / "baseline.json").write_text((tmp_path / "sample" / "summary.json").read_text())
+    result = siwi(["eval", "table", str(tmp_path / "sample"), str(tmp_path / "pages" / "report.json"),
+                   str(tmp_path / "baseline.json")])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "| metric | sample | pages |" and row.split("|")[2] in result.stdout
+    assert result.stdout.splitlines()[0] == "| metric | sample | pages | baseline |"
+    assert row.split("|")[2] in result.stdout
     (tmp_path / "broken.json").write_text("{")
     broken = siwi(["eval", "compare", str(tmp_path / "sample"), str(tmp_path / "broken.json")])
     assert broken.returncode == 2 and "broken.json" in broken.stderr
