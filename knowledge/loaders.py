@@ -77,11 +77,27 @@ def _mtime(path: Path) -> str:
     return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).date().isoformat()
 
 
+# Lines a page starts with that are no title: a date, a table-of-contents label, a credit line.
+_MONTHS = ("januar", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober",
+           "november", "dezember")
+_NOT_TITLES = {"inhalt", "inhaltsverzeichnis", "navigation", "menü", "startseite", "seitenanfang", "drucken"}
+
+
+def _reads_like_a_title(line: str) -> bool:
+    if line.lower() in _NOT_TITLES or line.startswith(("©", "Datum:", "Stand:", "Foto:", "Bild:")):
+        return False
+    words = [w for w in re.findall(r"[^\W\d_]{3,}", line) if w.lower() not in _MONTHS]
+    return bool(words)
+
+
 def _first_line(text: str, fallback: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip().lstrip("# ").strip()[:200]
-    return fallback
+    """The first line that reads like a title ("18. Oktober 2023" or "Inhalt" above the headline is none):
+    the title is every chunk's context, for retrieval and for the citation check."""
+    lines = [line.strip().lstrip("# ").strip() for line in text.splitlines() if line.strip()]
+    for line in lines[:5]:
+        if _reads_like_a_title(line):
+            return line[:200]
+    return lines[0][:200] if lines else fallback
 
 
 def _check_size(data: bytes, where: object) -> None:

@@ -61,6 +61,21 @@ def test_cp1252_text_is_decoded_without_loss(tmp_path: Path):
     assert load_file(SourceFile(path, str(path))).text == "Gebühren für Führerscheine"
 
 
+@pytest.mark.parametrize(("text", "title"), [
+    ("18. Oktober 2023\nKreistag verabschiedet Digitalisierungsstrategie der Kreisverwaltung Paderborn\nText.",
+     "Kreistag verabschiedet Digitalisierungsstrategie der Kreisverwaltung Paderborn"),
+    ("Inhalt\nDatum: 27.02.2025\n\nSechs Bausteine für die Digitale Zukunft\nText.",
+     "Sechs Bausteine für die Digitale Zukunft"),
+    ("Hundesteuer\nDie Hundesteuer beträgt 96 Euro im Jahr.", "Hundesteuer"),
+    ("04.06.2020\n", "04.06.2020"),  # nothing better on the page: its first line
+])
+def test_a_text_file_is_titled_by_its_first_line_that_reads_like_a_title(tmp_path: Path, text: str, title: str):
+    """A press page's first line is often its date or a "Inhalt" label; the title is every chunk's context."""
+    path = tmp_path / "seite.txt"
+    path.write_text(text, encoding="utf-8")
+    assert load_file(SourceFile(path, str(path))).title == title
+
+
 def test_discover_skips_unsupported_and_rejects_missing(tmp_path: Path):
     (tmp_path / "a.md").write_text("# A\ntext")
     (tmp_path / "b.exe").write_bytes(b"MZ")
