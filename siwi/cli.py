@@ -343,7 +343,7 @@ def eval_run(
     fresh: Annotated[bool, typer.Option(help="Discard the results already in --report and run every case "
                                         "again.")] = False,
 ) -> None:
-    """Run test sets and write report.json, report.md and report.html."""
+    """Run test sets and write report.json, report.md, report.html and summary.json."""
     from eval.cases import CaseFileError, load_set
     from eval.report import build_report, gate, write_reports
     from eval.runner import Run, RunMismatch, in_process, over_http
@@ -478,8 +478,9 @@ def eval_calibrate(
 
 @eval_app.command("compare")
 def eval_compare(
-    before: Annotated[Path, typer.Argument(help="report.json of the earlier run.")],
-    after: Annotated[Path, typer.Argument(help="report.json of the later run.")],
+    before: Annotated[Path, typer.Argument(help="The earlier run: its report.json or summary.json (a baseline), "
+                                           "or its --report directory.")],
+    after: Annotated[Path, typer.Argument(help="The later run, the same way.")],
 ) -> None:
     """Print metric deltas and the cases that flipped between two runs."""
     from eval.report import compare
