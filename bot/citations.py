@@ -129,7 +129,7 @@ class SourceSentences:
         for number, passage in enumerate(self.passages, 1):
             start = body_start(passage)
             context = frozenset(content_stems(f"{passage.title} {passage.headings}"))
-            site = frozenset(content_stems(site_words(passage.url))) - context
+            site = frozenset(content_stems(site_words(passage.url)))
             sentences = []
             for span in sentence_spans(passage.text[start:]):
                 if INJECTION.search(span.text):
@@ -153,10 +153,8 @@ class SourceSentences:
 def site_words(url: str | None) -> str:
     """The words of a page's host name ("www.stadt.muenchen.de" → "stadt muenchen"). Citizens name the place
     ("… in München?"), the service pages rarely do."""
-    host = urlsplit(url).hostname if url and "://" in url else None
-    if not host:
-        return ""
-    labels = host.split(".")[:-1]  # without the top-level domain
+    host = urlsplit(url).hostname if url else None
+    labels = host.split(".")[:-1] if host else []  # without the top-level domain
     return " ".join(word for label in labels if label != "www" for word in label.split("-"))
 
 

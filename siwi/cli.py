@@ -490,21 +490,28 @@ def eval_compare(
 
 @eval_app.command("table")
 def eval_table(
-    reports: Annotated[list[Path], typer.Argument(help="report.json files, or the --report directories "
-                                                  "that hold them.")],
+    reports: Annotated[list[Path], typer.Argument(help="report.json or summary.json files, or the --report "
+                                                  "directories that hold them.")],
 ) -> None:
     """Print the metrics of several runs side by side, as a Markdown table (a column per run)."""
     from eval.report import side_by_side
 
     named = {}
     for path in reports:
-        # eval-out/ and eval-out/report.json are "eval-out"; eval/baselines/sample.json is "sample"
-        name = path.name if path.is_dir() else (path.parent.name if path.stem in ("report", "summary")
-                                                 else path.stem) or path.stem
+        name = _run_name(path)
         while name in named:
             name += "'"
         named[name] = _report(path)
     print(side_by_side(named), end="")
+
+
+def _run_name(path: Path) -> str:
+    """eval-out/ and eval-out/report.json are "eval-out"; a baseline eval/baselines/sample.json is "sample"."""
+    if path.is_dir():
+        return path.name
+    if path.stem in ("report", "summary") and path.resolve().parent.name:
+        return path.resolve().parent.name
+    return path.stem
 
 
 def _report(path: Path) -> dict:
