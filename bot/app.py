@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 import widget
+from bot import messages
 from bot.conversations import ConversationStore, new_conversation_id
 from bot.handoff_service import CitizenLink
 from bot.pipeline import AnswerPipeline
@@ -55,6 +56,10 @@ from widget import STATIC_DIR
 log = logging.getLogger(__name__)
 
 
+class Refused(Exception):
+    """The conversation exists, and the caller did not show its resume token."""
+
+
 @dataclass
 class Chat:
     """What every request handler needs, built once per app."""
@@ -69,6 +74,23 @@ class Chat:
     _feedback_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     staff: StaffWorkspace | None = None
     """The human handoff and the staff workspace (bot/staff_api.py)."""
+
+    async def admit(self, conversation_id: str | None, token: str | None) -> tuple[str, str, bool]:
+        """The conversation a client may continue: (id, resume token, with staff now). A new id when none is
+        named or the named one is unknown here; `Refused` when it exists and the token does not open it —
+        a conversation's history and transcript are reachable only with its resume token."""
+        if not conversation_id:
+            conversation_id = new_conversation_id()
+            return conversation_id, self.conversations.start(conversation_id), False
+        assert self.staff is not None
+        handoff = await self.staff.service.access(conversation_id, token)
+        known = self.conversations.opens(conversation_id, token)
+        if handoff is False or known is False:
+            raise Refused(conversation_id)
+        if known is None:  # unknown here (e.g. after a restart): begun anew, under the handoff's token if it had one
+            token = self.conversations.start(conversation_id, token if handoff else None)
+        assert token is not None
+        return conversation_id, token, bool(handoff) and await self.staff.service.active(conversation_id) is not None
 
     def validate_text(self, text: str) -> ErrorMessage | None:
         if not text.strip():
@@ -149,19 +171,31 @@ def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
         body = {"ready": ok, "model": True, "index_chunks": chunks, "queue": chat.worker.waiting}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.post("/api/ask", response_model=AskResponse, tags=["chat"])
+    @app.post("/api/ask", response_model=AskResponse, tags=["chat"], responses={
+        403: {"description": "The conversation exists and `resume_token` does not open it."},
+        409: {"description": "The conversation is with staff: continue it in the chat."},
+        422: {"description": "The question is empty, too long or not valid."},
+        503: {"description": "Too many questions are waiting for the model."}})
     async def ask(request: AskRequest) -> AskResponse:
-        """The same final answer as the WebSocket chat, as one JSON response."""
+        """The same final answer as the WebSocket chat, as one JSON response. A follow-up names the
+        `conversation_id` and the `resume_token` of the first response."""
         error = chat.validate_text(request.question)
         if error:
             raise HTTPException(status_code=422, detail=error.model_dump())
-        conversation_id = request.conversation_id or new_conversation_id()
+        try:
+            conversation_id, token, with_staff = await chat.admit(request.conversation_id, request.resume_token)
+        except Refused:
+            raise HTTPException(status_code=403, detail=ErrorMessage(
+                code="forbidden", message=messages.text("conversation_not_yours", "de")).model_dump()) from None
+        if with_staff:
+            raise HTTPException(status_code=409, detail=ErrorMessage(
+                code="with_staff", message=messages.text("conversation_with_staff", "de")).model_dump())
         try:
             answer = await chat.answer(request.question, conversation_id)
         except QueueFull:
             raise HTTPException(status_code=503, detail="busy") from None
         chat.remember(conversation_id, answer)
-        return AskResponse(conversation_id=conversation_id, answer=answer)
+        return AskResponse(conversation_id=conversation_id, resume_token=token, answer=answer)
 
     @app.websocket("/ws/chat")
     async def chat_socket(websocket: WebSocket, conversation_id: str | None = None, resume_token: str | None = None,
@@ -210,18 +244,23 @@ class ChatSession:
     async def run(self, conversation_id: str | None, resume_token: str | None = None,
                   after: int | None = None) -> None:
         await self._ws.accept()
-        cid = conversation_id if conversation_id and _valid_id(conversation_id) else new_conversation_id()
-        # A conversation that was with staff continues only with its resume token (else: a new one).
-        cid, refused = await self._link.connect(cid, resume_token, new_conversation_id)
+        cid = conversation_id if conversation_id and _valid_id(conversation_id) else None
+        refused = None
+        try:
+            cid, token, _ = await self._chat.admit(cid, resume_token)
+        except Refused:  # someone else's conversation: a new one, and the citizen is told why
+            refused = ErrorMessage(code="forbidden", message=messages.text("conversation_forbidden", "de"))
+            cid, token, _ = await self._chat.admit(None, None)
+        self._link.adopt(cid, token)
         self._conversation_id = cid
-        await self.send(Ready(conversation_id=cid))
+        await self.send(Ready(conversation_id=cid, resume_token=token))
         if refused:
             await self.send(refused)
         await self._link.resume(after)
         reader = asyncio.create_task(self._read())
         try:
             while (message := await self._inbox.get()) is not None:
-                await self._answer(message, message.conversation_id or cid)
+                await self._answer(message, cid)
         except WebSocketDisconnect:
             pass
         finally:
@@ -260,6 +299,11 @@ class ChatSession:
                 elif isinstance(message, Cancel):
                     if self._current:
                         self._current.cancel.set()
+                elif getattr(message, "conversation_id", None) not in (None, self._conversation_id):
+                    # One socket, one conversation: another one's history is reachable only by connecting
+                    # with its resume token.
+                    await self.send(ErrorMessage(code="forbidden",
+                                                 message=messages.text("conversation_not_yours", "de")))
                 elif isinstance(message, Feedback):
                     await self._feedback(message)
                 elif isinstance(message, HandoffRequest | CallbackRequest | EndHandoff):
@@ -277,15 +321,14 @@ class ChatSession:
 
     async def _feedback(self, message: Feedback) -> None:
         try:
-            await asyncio.to_thread(self._chat.record_feedback, message,
-                                    message.conversation_id or self._conversation_id)
+            await asyncio.to_thread(self._chat.record_feedback, message, self._conversation_id)
         except OSError:
             log.exception("storing feedback failed")
             await self.send(ErrorMessage(code="internal_error", message="Die Rückmeldung konnte nicht gespeichert "
                                                                         "werden."))
             return
         await self.send(FeedbackAck(client_message_id=message.client_message_id))
-        cid = message.conversation_id or self._conversation_id
+        cid = self._conversation_id
         await self._link.feedback(message, cid, self._chat.answers.get((cid, message.client_message_id)))
 
     async def _answer(self, message: UserMessage, conversation_id: str) -> None:

@@ -37,11 +37,12 @@ from embeddings.lexical import tokenize
 from embeddings.retrieval import Passage
 
 __all__ = ["CitationChecker", "CheckedSentence", "SourceSentences", "parse_markers", "render", "split_sentences",
-           "content_stems", "normalise_number"]
+           "content_stems", "normalise_number", "about_question"]
 
 log = logging.getLogger(__name__)
 
-Verdict = Literal["supported", "fixed", "quoted", "unsupported", "neutral"]
+Verdict = Literal["supported", "fixed", "quoted", "selected", "unsupported", "neutral"]
+"""`selected`: a source line chosen as the answer (bot/selection.py), shown verbatim; the model wrote nothing."""
 Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 """(answer sentence, source sentences) → cosine similarities."""
 
@@ -256,7 +257,7 @@ class CitationChecker:
             return self._selected([(int(bare[1]), int(bare[2]))], sources, topic, wanted)
         if not refs:
             best = self._best(text, sentence_facts, stems, sources.all(), cross_language)
-            if best and best[1] is not None and stems & best[1].stems and _about(topic, best[1]):
+            if best and best[1] is not None and stems & best[1].stems and about_question(topic, best[1]):
                 # The claim is in a source sentence (not only in its headings), but the model did not say
                 # which: the source sentence is shown, with its citation, instead of the model's wording.
                 return _quote(best[1], text, "no source marker; the source sentence that supports it is shown")
@@ -278,7 +279,7 @@ class CitationChecker:
             return self._kept(text, "fixed", other[0], other[1], reason="cited source did not support it")
         quote = self._quotable(stems, sentence_facts, cited, refs)
         reason = self._why_not(sentence_facts, cited)
-        if quote is not None and _about(topic, quote):
+        if quote is not None and about_question(topic, quote):
             return _quote(quote, text, reason)
         return CheckedSentence(text, (), "unsupported", best[0] if best else 0.0, original=text, reason=reason)
 
@@ -342,7 +343,8 @@ class CitationChecker:
         best: tuple[int, SourceSentence] | None = None
         for candidate in sources.all():  # in rank order
             shared = len(asked & (candidate.stems | candidate.context | candidate.site))
-            about = (shared or candidate.source == 1) if cross_language else (shared and _about(question, candidate))
+            about = ((shared or candidate.source == 1) if cross_language
+                     else (shared and about_question(question, candidate)))
             if (about and covered(sentence_facts, set(candidate.facts))
                     and negated == bool(NEGATION.search(candidate.span.text)) and (best is None or shared > best[0])):
                 best = (shared, candidate)
@@ -355,7 +357,7 @@ class CitationChecker:
             if index is None:
                 continue
             for chosen in sources.get(source, index):
-                if _about(question, chosen):
+                if about_question(question, chosen):
                     if (instead := _answering(question, wanted, chosen, sources)) is not None:
                         return _quote(instead, "", f"the model selected [{source}.{index}], which has no "
                                                    "answer of the asked kind; this sentence of the source has")
@@ -389,7 +391,7 @@ def answer_sentences(text: str) -> list[str]:
     return sentences
 
 
-def _about(question: str, sentence: SourceSentence) -> bool:
+def about_question(question: str, sentence: SourceSentence) -> bool:
     """Is a source sentence (with its headings) about the question? It shares a content word with it, and at
     least half of the question's nouns: "Was kostet eine Hochzeit beim Standesamt in Lindenau?" is not
     answered by "Gewerbeanmeldung in der Stadt Lindenau: 26 Euro". Without a question any sentence counts."""
@@ -414,7 +416,8 @@ def _answering(question: str, wanted: frozenset[str], chosen: SourceSentence,
     if not wanted or wanted & kinds(chosen.facts):
         return None
     asked = content_stems(question)
-    candidates = [s for s in sources.get(chosen.source, None) if wanted & kinds(s.facts) and _about(question, s)]
+    candidates = [s for s in sources.get(chosen.source, None)
+                  if wanted & kinds(s.facts) and about_question(question, s)]
     if not candidates:
         return None
     return max(candidates, key=lambda s: (len(asked & s.stems), -abs(s.index - chosen.index)))

@@ -555,19 +555,12 @@ class CitizenLink:
         self._token: str | None = None
         self._allowed: set[str] = set()
 
-    async def connect(self, conversation_id: str, token: str | None, new_id: Callable[[], str]
-                      ) -> tuple[str, ErrorMessage | None]:
-        """The conversation this socket may continue: the requested one, or a new one if it is refused."""
-        access = await self._service.access(conversation_id, token)
-        refusal = None
-        if access is False:
-            refusal = ErrorMessage(code="forbidden", message=messages.text("conversation_forbidden", "de"))
-            conversation_id = new_id()
-        elif access:
-            self._token = token
-            self._allowed.add(conversation_id)
+    def adopt(self, conversation_id: str, token: str) -> None:
+        """The conversation this socket follows, admitted with its resume token (bot/app.py): a handoff started
+        here keeps that token, so one token opens the conversation and its transcript."""
+        self._token = token
+        self._allowed.add(conversation_id)
         self.conversation_id = conversation_id
-        return conversation_id, refusal
 
     async def resume(self, after: int | None) -> None:
         if self.conversation_id in self._allowed:

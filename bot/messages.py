@@ -44,6 +44,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "conversation_forbidden": "Dieses Gespräch kann ohne seinen Zugangsschlüssel nicht fortgesetzt werden. "
                                   "Ich habe ein neues Gespräch für Sie begonnen.",
         "conversation_not_yours": "Diese Verbindung gehört zu einem anderen Gespräch.",
+        "conversation_with_staff": "Dieses Gespräch führt gerade eine Mitarbeiterin oder ein Mitarbeiter. Bitte "
+                                   "setzen Sie es im Chat fort.",
     },
     "en": {
         "no_answer": "I'm sorry, my sources don't contain reliable information on that. "
@@ -82,6 +84,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "conversation_forbidden": "This conversation cannot be continued without its access key. I have started "
                                   "a new conversation for you.",
         "conversation_not_yours": "This connection belongs to a different conversation.",
+        "source_lead": "From “{title}” (the source is in German):",
+        "conversation_with_staff": "A member of staff is handling this conversation. Please continue it in the "
+                                   "chat.",
     },
 }
 

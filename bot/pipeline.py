@@ -21,6 +21,7 @@ from bot.citations import (
     SourceSentences,
     answer_sentences,
     content_stems,
+    names,
     render,
     shares_word,
 )
@@ -28,8 +29,11 @@ from bot.emergency import emergency_message, is_emergency
 from bot.handoff import wants_human
 from bot.language import LanguageDetector
 from bot.llm import ChatModel, complete
-from bot.prompts import NO_ANSWER_TOKEN, answer_messages, rewrite_messages
+from bot.prompts import NO_ANSWER_TOKEN, answer_messages, rewrite_messages, translate_messages
 from bot.protocol import AnswerResult, Citation, Outcome, RetrievedSource, SentenceVerdict
+from bot.question import analyse
+from bot.ranking import SentenceRanker
+from bot.selection import SelectionOptions, lead, select_lines, selected
 from bot.sentences import split_sentences
 from embeddings.retrieval import Passage, Retriever
 
@@ -41,14 +45,20 @@ Turn = tuple[str, str]
 class PipelineOptions:
     top_k: int = 4
     min_relevance: float = 0.8
+    min_relevance_other_language: float = 0.78
     max_tokens: int = 320
     max_history_turns: int = 6
     contact: str = ""
+    answer_mode: str = "generate"
+    select_top_k: int = 8
 
 
 class AnswerPipeline:
     def __init__(self, retriever: Retriever, model: ChatModel, checker: CitationChecker,
-                 detector: LanguageDetector, options: PipelineOptions):
+                 detector: LanguageDetector, options: PipelineOptions, ranker: SentenceRanker | None = None,
+                 selection: SelectionOptions | None = None):
+        self._ranker = ranker or SentenceRanker()
+        self._selection = selection or SelectionOptions()
         self._retriever = retriever
         self._model = model
         self._checker = checker
@@ -91,23 +101,51 @@ class AnswerPipeline:
             answer.model_answer = raw
             return answer
 
-        standalone = self._standalone(question, history or [])
+        selecting = self._options.answer_mode == "select"
+        # Select mode compares words: a question in another language is compared in German (the sources'
+        # language), translated by the model; the answer's lead stays in the citizen's language.
+        german = self._in_german(question) if selecting and language != "de" else question
+        if selecting:
+            query, standalone, topic = self._follow_up(german, history or [])
+            standalone = question if german == question else standalone
+        else:
+            (query, standalone), topic = self._standalone(question, history or []), ""
         timings["rewrite"] = time.perf_counter() - started
-        passages = self._retriever.retrieve(standalone, self._options.top_k, include_internal=include_internal)
+        top_k = self._options.select_top_k if selecting else self._options.top_k
+        passages = self._retriever.retrieve(query, top_k, include_internal=include_internal)
         timings["retrieval"] = time.perf_counter() - started - timings["rewrite"]
         retrieved.extend(RetrievedSource(rank=n, source_id=p.source_id, title=p.title, url=p.url,
                                          similarity=round(p.similarity, 4), chunk_id=p.chunk_id,
                                          headings=p.headings, text=p.text) for n, p in enumerate(passages, 1))
-        if not passages or passages[0].similarity < self._options.min_relevance:
+        gate = (self._options.min_relevance if language == "de" or (selecting and german != question)
+                else self._options.min_relevance_other_language)
+        if not passages or passages[0].similarity < gate:
             yield result(messages.text("no_answer", language), "no_answer", standalone)
             return
 
+        if selecting and (asked := analyse(german)).asks:
+            # The asked field of the best services (their fees, documents, hours …), if retrieval missed it.
+            passages = passages + self._retriever.sections(
+                passages, lambda headings: any(ask.sections is not None and ask.sections.search(headings)
+                                               for ask in asked.asks), include_internal)
         sources = SourceSentences(passages)
         cross_language = language != "de"
-        checked: list[CheckedSentence] = []
+        if selecting:
+            checked = self._selected_lines(german, topic, sources, german == question and cross_language, language)
+            timings["selection"] = time.perf_counter() - started - timings["rewrite"] - timings["retrieval"]
+            if not checked:
+                yield result(messages.text("no_answer", language), "no_answer", standalone)
+                return
+            text = render(checked)
+            timings["first_verified"] = time.perf_counter() - started
+            yield from _pieces(text)
+            yield result(text, "answered", standalone, self._citations(checked, passages), checked)
+            return
+
+        checked = []
         shown = ""
         done = 0  # characters of `raw` whose sentences are checked
-        for piece in self._model.stream(answer_messages(standalone, sources, language),
+        for piece in self._model.stream(answer_messages(query, sources, language),
                                         self._options.max_tokens, cancel=cancel):
             if "first_token" not in timings:
                 timings["first_token"] = time.perf_counter() - started
@@ -117,7 +155,7 @@ class AnswerPipeline:
             # Everything before the last sentence start is complete; the last sentence may still grow.
             complete = _complete_prefix(raw, done)
             if complete > done:
-                checked += self._check(raw[done:complete], sources, cross_language, standalone)
+                checked += self._check(raw[done:complete], sources, cross_language, query)
                 done = complete
                 text = render(checked)
                 if len(text) > len(shown):
@@ -131,15 +169,28 @@ class AnswerPipeline:
         if NO_ANSWER_TOKEN in raw:
             yield result(messages.text("no_answer", language), "no_answer", standalone)
             return
-        checked += self._check(raw[done:], sources, cross_language, standalone)
+        checked += self._check(raw[done:], sources, cross_language, query)
         if not any(s.verdict in ("supported", "fixed", "quoted") for s in checked) \
-                or not self._on_topic(standalone, checked, passages, cross_language):
+                or not self._on_topic(query, checked, passages, cross_language):
             yield result(messages.text("no_answer", language), "no_answer", standalone, sentences=checked)
             return
         text = render(checked)
         if len(text) > len(shown):
             yield from _pieces(text[len(shown):])
         yield result(text, "answered", standalone, self._citations(checked, passages), checked)
+
+    def _selected_lines(self, question: str, topic: str, sources: SourceSentences, cross_language: bool,
+                        language: str) -> list[CheckedSentence]:
+        """Select, then phrase: the source lines that answer the question, under a lead that says where they
+        come from (in the citizen's language; the lines stay as the source says them)."""
+        asked = analyse(question)
+        ranked = self._ranker.rank(asked, sources, topic, cross_language)
+        chosen = select_lines(ranked, asked, sources, self._selection, cross_language)
+        if not chosen:
+            return []
+        where = lead(sources, chosen)
+        heading = where + ":" if language == "de" else messages.text("source_lead", language, title=where)
+        return [CheckedSentence(heading, (), "neutral", 1.0, original=heading), *(selected(s) for s in chosen)]
 
     def _check(self, text: str, sources: SourceSentences, cross_language: bool,
                question: str) -> list[CheckedSentence]:
@@ -171,11 +222,36 @@ class AnswerPipeline:
                                        support=round(s.support, 3), original=s.original, reason=s.reason,
                                        snippet=s.snippet) for s in sentences or []])
 
-    def _standalone(self, question: str, history: list[Turn]) -> str:
-        """Rewrite a follow-up ("Und was kostet das?") into a question retrieval can answer alone."""
+    def _in_german(self, question: str) -> str:
+        """The question in German, or as it is when the model gives no usable translation."""
+        if self._model is None:
+            return question
+        translated = complete(self._model, translate_messages(question), max_tokens=80).strip()
+        translated = translated.splitlines()[0].strip().strip('"„“<>') if translated else ""
+        translated = re.sub(r"</?frage>", "", translated).strip()
+        if not translated or len(translated) > 3 * len(question) + 40 or NO_ANSWER_TOKEN in translated:
+            return question
+        return translated
+
+    def _follow_up(self, question: str, history: list[Turn]) -> tuple[str, str, str]:
+        """(query for retrieval, standalone question to report, topic words for ranking) without the model:
+        a follow-up that leaves its item out ("Und wie lange ist es reserviert?") is searched together with
+        the previous question, and the words of the previous turn count as its topic. The question's own
+        words still decide which line answers it, so the follow-up gets the reservation period, not the fee
+        again. The report carries the question alone: never an earlier turn."""
+        recent = history[-self._options.max_history_turns:] if self._options.max_history_turns else []
+        if not recent or not _leans_on_context(question):
+            return question, question, ""
+        previous_question, previous_answer = recent[-1]
+        return f"{previous_question} {question}", question, f"{previous_question} {previous_answer}"
+
+    def _standalone(self, question: str, history: list[Turn]) -> tuple[str, str]:
+        """Rewrite a follow-up ("Und was kostet das?") into a question retrieval can answer alone: (the query
+        for retrieval, the standalone question the answer reports). The report never carries an earlier
+        turn verbatim — the fallback query below is for retrieval only."""
         recent = history[-self._options.max_history_turns:] if self._options.max_history_turns else []
         if not recent:
-            return question
+            return question, question
         rewritten = complete(self._model, rewrite_messages(recent, question), max_tokens=80).strip()
         rewritten = rewritten.splitlines()[0].strip().strip('"„“') if rewritten else ""
         # A small model sometimes answers instead of rewriting, or repeats the question without taking
@@ -183,8 +259,8 @@ class AnswerPipeline:
         context = content_stems(" ".join(q + " " + a for q, a in recent))
         gained = (content_stems(rewritten) - content_stems(question)) & context
         if not gained or len(rewritten) > 3 * len(question) + 200 or NO_ANSWER_TOKEN in rewritten:
-            return f"{recent[-1][0]} {question}"
-        return rewritten
+            return f"{recent[-1][0]} {question}", question
+        return rewritten, rewritten
 
     @staticmethod
     def _citations(checked: list[CheckedSentence], passages: list[Passage]) -> list[Citation]:
@@ -201,6 +277,17 @@ class AnswerPipeline:
             if sentence.span and list(sentence.span) not in citation.spans:
                 citation.spans.append(list(sentence.span))
         return [citations[n] for n in sorted(citations)]
+
+
+# Words by which a question points back to an earlier turn instead of naming its item.
+_BACK_REFERENCE = re.compile(
+    r"^\s*(?:und|aber|also|and|but|what\s+about|how\s+about)\b|\b(?:es|das|dies\w*|dafür|dazu|dort|dabei|davon|damit|"
+    r"darauf|hierfür|it|that|this|there|them|they)\b", re.IGNORECASE)
+
+
+def _leans_on_context(question: str) -> bool:
+    """Does the question need the earlier turns to be understood? A back-reference, or no noun of its own."""
+    return bool(_BACK_REFERENCE.search(question)) or not names(question)
 
 
 def _pieces(text: str, words: int = 3) -> Iterator[str]:

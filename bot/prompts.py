@@ -58,3 +58,13 @@ def rewrite_messages(history: list[tuple[str, str]], question: str) -> list[Mess
     lines.append(f"Bürger: {question}")
     return [{"role": "system", "content": REWRITE_PROMPT},
             {"role": "user", "content": "<gespraech>\n" + "\n".join(lines) + "\n</gespraech>"}]
+
+
+TRANSLATE_PROMPT = """Übersetzen Sie die Frage einer Bürgerin oder eines Bürgers ins Deutsche.
+Antworten Sie nur mit der deutschen Frage, ohne Erklärung und ohne Antwort auf die Frage."""
+
+
+def translate_messages(question: str) -> list[Message]:
+    """A question in another language, for retrieval and ranking against German sources."""
+    return [{"role": "system", "content": TRANSLATE_PROMPT},
+            {"role": "user", "content": f"<frage>{_neutralise(question)}</frage>"}]

@@ -104,7 +104,7 @@ class SentenceVerdict(BaseModel):
     text: str
     """As shown (for `quoted`: the source sentence that replaced the model's wording)."""
     markers: list[int]
-    verdict: Literal["supported", "fixed", "quoted", "unsupported", "neutral"]
+    verdict: Literal["supported", "fixed", "quoted", "selected", "unsupported", "neutral"]
     support: float
     original: str = ""
     """What the model wrote."""
@@ -147,6 +147,8 @@ class AnswerResult(BaseModel):
 class Ready(_Message):
     type: Literal["ready"] = "ready"
     conversation_id: str
+    resume_token: str | None = None
+    """Keep it to continue this conversation on another connection (`?conversation_id=…&resume_token=…`)."""
 
 
 class Queued(_Message):
@@ -179,7 +181,7 @@ class ErrorMessage(_Message):
     type: Literal["error"] = "error"
     code: Literal["invalid_json", "invalid_message", "unsupported_frame", "empty_message", "message_too_long",
                   "busy", "internal_error", "unknown_conversation", "forbidden", "consent_required",
-                  "invalid_contact", "not_in_handoff"]
+                  "invalid_contact", "not_in_handoff", "with_staff"]
     message: str
 
 
@@ -258,8 +260,12 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str
     conversation_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    resume_token: str | None = Field(None, max_length=128)
+    """Required with `conversation_id` for a conversation that exists: the token of its first response."""
 
 
 class AskResponse(BaseModel):
     conversation_id: str
+    resume_token: str
+    """Send it with `conversation_id` to ask a follow-up in this conversation."""
     answer: AnswerResult

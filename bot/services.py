@@ -11,6 +11,8 @@ from bot.citations import CitationChecker
 from bot.language import LanguageDetector
 from bot.llm import ChatModel, make_chat_model
 from bot.pipeline import AnswerPipeline, PipelineOptions
+from bot.ranking import SentenceRanker
+from bot.selection import SelectionOptions
 from embeddings.encoders import Embedder, make_embedder
 from embeddings.lexical import LexicalIndex
 from embeddings.retrieval import Retriever
@@ -65,12 +67,28 @@ def contact_line(settings: Settings) -> str:
 
 def build_pipeline(settings: Settings, index: Index, model: ChatModel | None = None) -> AnswerPipeline:
     options = PipelineOptions(top_k=settings.top_k, min_relevance=settings.min_relevance,
+                              min_relevance_other_language=settings.min_relevance_other_language,
                               max_tokens=settings.llm_max_tokens, max_history_turns=settings.max_history_turns,
-                              contact=contact_line(settings))
+                              contact=contact_line(settings), answer_mode=settings.answer_mode,
+                              select_top_k=settings.select_top_k)
     checker = CitationChecker(settings.check_min_overlap, settings.check_min_similarity,
                               settings.check_min_quote_overlap, similarity=embedding_similarity(index.embedder))
+    selection = SelectionOptions(min_score=settings.select_min_score, min_terms=settings.select_min_terms,
+                                 keep_ratio=settings.select_keep_ratio, max_lines=settings.select_max_lines)
     return AnswerPipeline(index.retriever(settings), model or make_chat_model(settings), checker,
-                          LanguageDetector(), options)
+                          LanguageDetector(), options, SentenceRanker(question_similarity(index.embedder)), selection)
+
+
+def question_similarity(embedder: Embedder):
+    """Cosine similarity of a question to source lines (query and passage embeddings, as in retrieval)."""
+
+    def similarity(question: str, lines: list[str]) -> list[float]:
+        if not lines:
+            return []
+        query = embedder.embed_queries([question])[0]
+        return [float(v) for v in embedder.embed_passages(list(lines)) @ query]
+
+    return similarity
 
 
 def embedding_similarity(embedder: Embedder):

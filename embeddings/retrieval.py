@@ -4,7 +4,7 @@ searches, so an internal document can never enter a citizen's prompt."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -102,3 +102,17 @@ class Retriever:
         missing = self._store.get([cid for cid, _ in fused if cid not in known], vector)
         known.update({h.chunk_id: h for h in missing})
         return [Passage.from_hit(known[cid], score) for cid, score in fused if cid in known]
+
+    def sections(self, passages: Sequence[Passage], wanted: Callable[[str], bool], include_internal: bool = False,
+                 documents: int = 2) -> list[Passage]:
+        """The sections of the best documents among `passages` whose heading path `wanted` accepts, when
+        retrieval did not bring them: a question about the fee of a service needs the service's fee section,
+        even when its description ranked higher. Ordered by document rank, then position in the document."""
+        have = {p.chunk_id for p in passages}
+        found: list[Passage] = []
+        for source_id in list(dict.fromkeys(p.source_id for p in passages))[:documents]:
+            where = Filters(include_internal=include_internal).chroma_where()
+            for hit in self._store.chunks_of(source_id, where):
+                if hit.chunk_id not in have and wanted(hit.metadata.get("headings", "")):
+                    found.append(Passage.from_hit(hit))
+        return found

@@ -106,6 +106,16 @@ class ChromaStore:
             result.setdefault(source_id, set()).add(doc_hash if complete else f"partial:{doc_hash}")
         return result
 
+    def chunks_of(self, source_id: str, where: dict[str, Any] | None = None) -> list[Hit]:
+        """All chunks of one document (that also match `where`), in chunk order; similarity 0."""
+        condition: dict[str, Any] = {"source_id": source_id}
+        if where:
+            condition = {"$and": [condition, where]}
+        got = self._collection.get(where=condition, include=["documents", "metadatas"])
+        hits = [Hit(cid, doc, meta, 0.0) for cid, doc, meta in
+                zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)]
+        return sorted(hits, key=lambda h: int(h.metadata.get("position", 0) or 0))
+
     def ids_for_source(self, source_id: str) -> list[tuple[str, str]]:
         got = self._collection.get(where={"source_id": source_id}, include=["metadatas"])
         return [(cid, meta["doc_hash"]) for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True)]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from eval.runner import CaseResult
 
 OUTCOME_OF = {"answer": "answered", "no_answer": "no_answer", "handoff": "handoff", "emergency": "emergency"}
-SHOWN = ("supported", "fixed", "quoted")
+SHOWN = ("supported", "fixed", "quoted", "selected")
 
 
 def _share(results: Sequence[CaseResult], applies: Callable[[CaseResult], bool],

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from jinja2 import Environment, select_autoescape
 
+from eval.cases import half_of
 from eval.metrics import correct, metrics, metrics_by_tag
 from eval.runner import CaseResult
 
@@ -24,8 +25,10 @@ def build_report(results: Sequence[CaseResult], sets: list[str], settings: dict[
         "sets": sets,
         "settings": settings,
         "metrics": metrics(results),
+        # The tuning half is where rules and thresholds are chosen; the test half is what they are judged on.
+        "halves": {half: metrics([r for r in results if half_of(r.id) == half]) for half in ("tuning", "test")},
         "by_tag": metrics_by_tag(results),
-        "cases": [r.model_dump() | {"correct": correct(r)} for r in results],
+        "cases": [r.model_dump() | {"correct": correct(r), "half": half_of(r.id)} for r in results],
     }
 
 
@@ -40,8 +43,10 @@ def _fmt(value: object) -> str:
 def markdown(report: dict) -> str:
     lines = [f"## SiWi evaluation: {', '.join(report['sets'])}", "",
              f"model `{report['settings'].get('llm_model')}`, {report['metrics']['cases']} cases, "
-             f"{report['created']}", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {name} | {_fmt(value)} |" for name, value in report["metrics"].items()]
+             f"{report['created']}", "", "| metric | all | tuning half | test half |", "|---|---|---|---|"]
+    halves = report.get("halves") or {}
+    lines += [f"| {name} | {_fmt(value)} | {_fmt(halves.get('tuning', {}).get(name))} | "
+              f"{_fmt(halves.get('test', {}).get(name))} |" for name, value in report["metrics"].items()]
     failed = [c for c in report["cases"] if not c["correct"]]
     if failed:
         lines += ["", f"<details><summary>{len(failed)} cases not met</summary>", ""]
@@ -114,7 +119,7 @@ def html(report: dict) -> str:
 def summary(report: dict) -> dict:
     """The report without answers and passages: small, and free of the sources' text, so that it can be
     committed as a baseline (`eval/baselines/`) and compared against with `siwi eval compare`."""
-    keep = ("id", "expect", "outcome", "correct", "tags", "facts", "forbidden_found", "total_s")
+    keep = ("id", "half", "expect", "outcome", "correct", "tags", "facts", "forbidden_found", "total_s")
     return {key: value for key, value in report.items() if key != "cases"} | {
         "cases": [{key: case.get(key) for key in keep} for case in report["cases"]]}
 
@@ -141,6 +146,9 @@ def compare(before: dict, after: dict) -> str:
             better = delta < 0 if name in LOWER_IS_BETTER else delta > 0
             change = f"{delta:+.3f}" + (" ✔" if better and delta else " ✘" if delta else "")
         lines.append(f"| {name} | {_fmt(old)} | {_fmt(new)} | {change} |")
+    lines += ["", "| answer accuracy | before | after |", "|---|---|---|"]
+    for half in ("tuning", "test"):
+        lines.append(f"| {half} half | {_fmt(_accuracy(before, half))} | {_fmt(_accuracy(after, half))} |")
     old_cases = {c["id"]: c["correct"] for c in before["cases"]}
     flipped = [(c["id"], old_cases[c["id"]], c["correct"]) for c in after["cases"]
                if c["id"] in old_cases and old_cases[c["id"]] != c["correct"]]
@@ -148,6 +156,12 @@ def compare(before: dict, after: dict) -> str:
         lines += ["", "Cases that flipped:"]
         lines += [f"- `{cid}`: {'met → not met' if was else 'not met → met'}" for cid, was, _ in flipped]
     return "\n".join(lines) + "\n"
+
+
+def _accuracy(report: dict, half: str) -> float | None:
+    """Answer accuracy over one half, from the cases (so older summaries without `halves` compare too)."""
+    cases = [c for c in report["cases"] if half_of(c["id"]) == half]
+    return sum(1 for c in cases if c["correct"]) / len(cases) if cases else None
 
 
 def side_by_side(reports: dict[str, dict]) -> str:

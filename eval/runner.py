@@ -108,12 +108,12 @@ def over_http(base_url: str, timeout: float = 900.0) -> Ask:
     client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
 
     def ask(case: EvalCase) -> AnswerResult:
-        conversation: str | None = None
+        conversation: dict[str, str | None] = {"conversation_id": None, "resume_token": None}
         for turn in case.history:
-            body = client.post("/api/ask", json={"question": turn.question, "conversation_id": conversation})
+            body = client.post("/api/ask", json={"question": turn.question, **conversation})
             body.raise_for_status()
-            conversation = body.json()["conversation_id"]
-        response = client.post("/api/ask", json={"question": case.question, "conversation_id": conversation})
+            conversation = {key: body.json()[key] for key in conversation}
+        response = client.post("/api/ask", json={"question": case.question, **conversation})
         response.raise_for_status()
         return AnswerResult.model_validate(response.json()["answer"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -342,6 +343,8 @@ def eval_run(
     jobs: Annotated[int, typer.Option(min=1, help="Parallel cases (only with --server).")] = 1,
     fresh: Annotated[bool, typer.Option(help="Discard the results already in --report and run every case "
                                         "again.")] = False,
+    half: Annotated[str | None, typer.Option(help="Only the cases of this half: 'tuning' (where rules and "
+                                             "thresholds are chosen) or 'test'.")] = None,
 ) -> None:
     """Run test sets and write report.json, report.md, report.html and summary.json."""
     from eval.cases import CaseFileError, load_set
@@ -360,6 +363,11 @@ def eval_run(
         loaded = [load_set(path) for path in sets]
     except CaseFileError as exc:
         raise fail(str(exc)) from None
+    if half is not None:
+        if half not in ("tuning", "test"):
+            raise fail(f"--half is 'tuning' or 'test', not {half!r}")
+        from eval.cases import half_of
+        loaded = [replace(one, cases=[case for case in one.cases if half_of(case.id) == half]) for one in loaded]
     ids = [case.id for one in loaded for case in one.cases]
     if len(set(ids)) != len(ids):
         raise fail("case ids must be unique across the given sets")

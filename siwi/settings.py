@@ -78,6 +78,25 @@ class Settings(BaseSettings):
         "outcome no_answer. Calibrated for multilingual-e5-small on eval/sets/sample.yaml (siwi eval "
         "calibrate): 0.82 turned away none of 95 answerable German questions; other models need their own."))
 
+    min_relevance_other_language: float = Field(0.78, ge=0.0, le=1.0, description=(
+        "The same gate for questions in another language than German: multilingual embeddings score a "
+        "question and its answer in two languages lower than in one (chosen on the tuning half)."))
+
+    # --- answering (bot/selection.py, bot/ranking.py) ----------------------------------------------------
+    answer_mode: Literal["select", "generate"] = Field("generate", description=(
+        "select: the answer is the source lines that answer the question, ranked per sentence and shown "
+        "verbatim under a lead (no generation); generate: the model writes the answer and the citation check "
+        "filters it (the design before 2026-12)."))
+    select_min_score: float = Field(0.5, ge=0.0, description=(
+        "Score of the best source line below which nothing answers the question (no_answer)."))
+    select_keep_ratio: float = Field(0.92, ge=0.0, le=1.0, description=(
+        "Further lines are shown when they score at least this share of the best line."))
+    select_top_k: int = Field(8, ge=1, le=30, description=(
+        "Passages whose sentences are ranked in select mode (the model reads none of them: more is cheap)."))
+    select_min_terms: float = Field(0.2, ge=0.0, le=1.0, description=(
+        "Share of the question's words (weighted by rarity) the best line must contain, else no_answer."))
+    select_max_lines: int = Field(2, ge=1, le=10, description="Lines shown for a question that is no list.")
+
     # --- citation check (bot/citations.py) --------------------------------------------------------------
     check_min_overlap: float = Field(0.75, ge=0.0, le=1.0, description=(
         "Share of an answer sentence's content words its cited source sentence must contain."))

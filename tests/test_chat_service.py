@@ -35,17 +35,21 @@ def receive(ws) -> dict:
     return json.loads(ws.recv(timeout=180))
 
 
-def ask_over_socket(url: str, text: str, conversation_id: str | None = None) -> tuple[list[dict], dict]:
-    """Send one question; return the frames before the final one, and the final one."""
+def ask_over_socket(url: str, text: str, conversation_id: str | None = None,
+                    resume_token: str | None = None) -> tuple[list[dict], dict]:
+    """Send one question (continuing a conversation: with its id and resume token); return the frames before
+    the final one, and the final one (with the ready frame's resume token added)."""
+    if conversation_id:
+        url += f"?conversation_id={conversation_id}&resume_token={resume_token or ''}"
     with connect(url, open_timeout=10) as ws:
         ready = receive(ws)
-        assert ready["type"] == "ready"
-        ws.send(json.dumps({"v": 1, "type": "user_message", "text": text, "conversation_id": conversation_id}))
+        assert ready["type"] == "ready" and ready["resume_token"]
+        ws.send(json.dumps({"v": 1, "type": "user_message", "text": text, "conversation_id": ready["conversation_id"]}))
         frames = []
         while (frame := receive(ws))["type"] != "final":
             assert frame["type"] != "error", frame
             frames.append(frame)
-        return frames, frame
+        return frames, {**frame, "resume_token": ready["resume_token"]}
 
 
 def expect_error(ws, code: str) -> dict:
@@ -109,10 +113,64 @@ def test_answer_streams_in_deltas_and_ends_with_checked_final(server):
 def test_follow_up_question_is_rewritten_with_the_history(server):
     _, first = ask_over_socket(server.ws, "Was kostet der Personalausweis?")
     conversation = first["conversation_id"]
-    _, second = ask_over_socket(server.ws, "Und wie lange dauert das?", conversation)
+    _, second = ask_over_socket(server.ws, "Und wie lange dauert das?", conversation, first["resume_token"])
+    assert second["conversation_id"] == conversation
     answer = second["answer"]
     assert answer["question"] == "Und wie lange dauert das?"
-    assert "Personalausweis" in answer["standalone_question"]
+    # The model's rewrite names the topic; where the small model gives none, retrieval still searched with
+    # the earlier question, but the answer never reports an earlier turn verbatim.
+    standalone = answer["standalone_question"]
+    assert "Personalausweis" in standalone or standalone == "Und wie lange dauert das?", standalone
+    assert "Was kostet der Personalausweis?" not in standalone
+    assert all("Personalausweis" in c["title"] for c in answer["citations"]), answer["citations"]
+    history = server.app.state.chat.conversations.history(conversation)
+    assert [q for q, _ in history] == ["Was kostet der Personalausweis?", "Und wie lange dauert das?"]
+
+
+def test_a_conversation_is_continued_only_with_its_resume_token(server):
+    """Over the WebSocket: the id alone (or a wrong token) opens a new conversation, and a socket cannot send
+    messages or feedback into another conversation."""
+    _, first = ask_over_socket(server.ws, "Was kostet der Personalausweis?")
+    victim = first["conversation_id"]
+    for token in ("", "falsch", first["resume_token"][:-1] + ("y" if first["resume_token"].endswith("x") else "x")):
+        with connect(f"{server.ws}?conversation_id={victim}&resume_token={token}", open_timeout=10) as ws:
+            ready = receive(ws)
+            assert ready["type"] == "ready" and ready["conversation_id"] != victim
+            expect_error(ws, "forbidden")
+    with connect(server.ws, open_timeout=10) as ws:
+        receive(ws)
+        ws.send(json.dumps({"v": 1, "type": "user_message", "text": "Und wie lange dauert das?",
+                            "conversation_id": victim}))
+        expect_error(ws, "forbidden")
+        ws.send(json.dumps({"v": 1, "type": "feedback", "client_message_id": "x", "rating": "down",
+                            "conversation_id": victim}))
+        expect_error(ws, "forbidden")
+        still_usable(ws)
+    assert server.app.state.chat.conversations.history(victim) == [(first["answer"]["question"],
+                                                                     first["answer"]["text"])]
+
+
+def test_http_follow_up_needs_the_resume_token_and_never_echoes_earlier_turns(server):
+    """Finding 1 of the privacy review: POST /api/ask with a conversation_id answered from that conversation's
+    history for anyone who knew the id, and pasted the earlier question (with its personal data) into
+    `standalone_question`."""
+    private = "Ich heiße Erika Mustermann, IBAN DE89370400440532013000. Was kostet der Personalausweis?"
+    first = httpx.post(f"{server.http}/api/ask", json={"question": private}, timeout=180)
+    assert first.status_code == 200
+    cid, token = first.json()["conversation_id"], first.json()["resume_token"]
+    assert token
+    follow_up = {"question": "Und wie lange dauert das?", "conversation_id": cid}
+    for wrong in (None, "falsch"):
+        refused = httpx.post(f"{server.http}/api/ask", json={**follow_up, "resume_token": wrong}, timeout=180)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"]["code"] == "forbidden"
+        assert "Mustermann" not in refused.text and "DE89" not in refused.text
+    answered = httpx.post(f"{server.http}/api/ask", json={**follow_up, "resume_token": token}, timeout=180)
+    assert answered.status_code == 200
+    body = answered.json()
+    assert body["conversation_id"] == cid and body["resume_token"] == token
+    assert "Mustermann" not in answered.text and "DE89370400440532013000" not in answered.text
+    assert len(server.app.state.chat.conversations.history(cid)) == 2
 
 
 def test_two_concurrent_chats_are_both_answered_in_turn(server):

@@ -98,3 +98,23 @@ def test_unknown_top_level_key_is_an_error(tmp_path):
     text = "knowlege: k.yaml\ncases:\n" + textwrap.indent(YAML_SET, "  ")
     with pytest.raises(CaseFileError, match=r"set\.yaml:1: .*knowlege"):
         load_set(write(tmp_path, "set.yaml", text))
+
+
+def test_every_case_has_a_fixed_half_and_reports_show_both():
+    from eval.cases import half_of
+    from eval.report import build_report, compare, markdown
+    from eval.runner import CaseResult
+
+    shipped = load_set(Path(__file__).resolve().parents[1] / "eval" / "sets" / "sample.yaml").cases
+    halves = [half_of(case.id) for case in shipped]
+    assert halves == [half_of(case.id) for case in shipped]  # a hash, not a draw
+    assert 0.4 < halves.count("tuning") / len(halves) < 0.6
+    results = [CaseResult(id=case.id, question=case.question, expect=case.expect, tags=[], language_expected="de",
+                          outcome="answered" if n % 3 else "no_answer") for n, case in enumerate(shipped[:40])]
+    report = build_report(results, ["sample"], {})
+    tuning = [r for r in results if half_of(r.id) == "tuning"]
+    assert report["halves"]["tuning"]["cases"] == len(tuning)
+    assert report["halves"]["test"]["cases"] == len(results) - len(tuning)
+    assert all(case["half"] == half_of(case["id"]) for case in report["cases"])
+    assert "| tuning half | test half |" in markdown(report).replace("| metric | all ", "")
+    assert "| tuning half |" in compare(report, report)

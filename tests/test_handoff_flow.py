@@ -107,6 +107,7 @@ class Citizen(Socket):
         ready = self.recv()
         assert ready["type"] == "ready", ready
         self.conversation_id: str = ready["conversation_id"]
+        self.ready_token: str | None = ready.get("resume_token")
         self.token = token
 
     def handoff(self, state: str, timeout: float = 60) -> dict[str, Any]:
@@ -346,7 +347,8 @@ def test_nobody_on_duty_offers_contact_and_a_callback_with_consent(server):
     citizen.send(type="handoff_request")
     offline = citizen.handoff("offline")
     assert offline["callback_offered"] and offline["contact"]["appointment_url"] == APPOINTMENTS
-    assert "niemand" in offline["text"] and "02799 333-0" in offline["text"] and not offline["resume_token"]
+    assert "niemand" in offline["text"] and "02799 333-0" in offline["text"]
+    assert offline["resume_token"] in (None, citizen.ready_token)  # no handoff token: the conversation's own
 
     staff = Staff(server.http, "muster")
     before = len(staff.get("/staff/api/callbacks", state="open").json())
@@ -405,11 +407,18 @@ def test_citizen_can_reach_neither_staff_endpoints_nor_other_conversations(serve
             assert intruder.conversation_id != victim.conversation_id
             assert intruder.expect("error", code="forbidden")
             intruder.close()
+        # the HTTP API too (it skipped the check before): no token, no answer; with it, no bot while staff talk
+        follow_up = {"question": "Was habe ich vorhin gefragt?", "conversation_id": victim.conversation_id}
+        for token in (None, "falsch"):
+            refused = httpx.post(f"{server.http}/api/ask", json={**follow_up, "resume_token": token}, timeout=60)
+            assert refused.status_code == 403 and refused.json()["detail"]["code"] == "forbidden", refused.text
+        busy = httpx.post(f"{server.http}/api/ask", json={**follow_up, "resume_token": victim.token}, timeout=60)
+        assert busy.status_code == 409 and busy.json()["detail"]["code"] == "with_staff", busy.text
         intruder = Citizen(server.http)
         intruder.send(type="user_message", text="Zeig mir das Gespräch", conversation_id=victim.conversation_id)
         intruder.expect("error", code="forbidden")
         intruder.send(type="feedback", client_message_id="x", rating="down", conversation_id=victim.conversation_id)
-        intruder.expect("feedback_ack")
+        intruder.expect("error", code="forbidden")
         assert all(f["conversation_id"] != victim.conversation_id for f in staff.get("/staff/api/feedback").json())
         # staff messages are not part of the citizen protocol
         for frame in ({"type": "claim", "conversation_id": victim.conversation_id},

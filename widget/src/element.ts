@@ -376,6 +376,8 @@ export class SiwiChat extends HTMLElement {
         // Another id than asked for: the server did not take the resume token. What was with staff is over.
         if (state.conversationId && state.conversationId !== message.conversation_id) this.resetHandoff();
         state.conversationId = message.conversation_id;
+        // The token opens this conversation again after a reconnect (its history, a handoff under way).
+        if (message.resume_token) state.resumeToken = message.resume_token;
         this.requeue();
         this.store.save();
         this.pump();
@@ -552,9 +554,10 @@ export class SiwiChat extends HTMLElement {
     this.updateHandoff();
   }
 
-  /** Forget the handoff (the token no longer opens the conversation, or it ended while we were away). */
+  /** Forget the handoff (another conversation now, or it ended while we were away). The resume token belongs
+   * to the conversation, not to the handoff: the server's ready frame sets it. */
   private resetHandoff(): void {
-    Object.assign(this.store.state, { resumeToken: null, lastSeq: 0 });
+    Object.assign(this.store.state, { lastSeq: 0 });
     this.setHandoff(null);
   }
 

@@ -21,7 +21,7 @@ export interface Answer {
 }
 
 export type ServerMessage =
-  | { type: "ready"; conversation_id: string }
+  | { type: "ready"; conversation_id: string; resume_token?: string | null }
   | { type: "started"; conversation_id: string; client_message_id: string | null }
   | { type: "queued"; position: number }
   | { type: "delta"; text: string }

@@ -244,6 +244,7 @@ interface StaffAnswer extends Answer {
 
 const VERDICTS: Record<string, string> = {
   supported: "belegt", fixed: "belegt (Quelle korrigiert)", quoted: "durch Quellzitat ersetzt",
+  selected: "Quellsatz als Antwort ausgewählt",
   unsupported: "nicht belegt, entfernt", neutral: "ohne Tatsachenbehauptung",
 };
 
