@@ -32,7 +32,7 @@ from rapidfuzz import fuzz, process
 from bot.claims import bindings, misplaced
 from bot.facts import ADDRESS, asked_kinds, covered, facts, kinds
 from bot.facts import normalise_number as normalise_number  # re-exported for callers and tests
-from bot.sentences import Span, sentence_spans, split_sentences
+from bot.sentences import Span, clean_line, sentence_spans, split_sentences
 from embeddings.lexical import tokenize
 from embeddings.retrieval import Passage
 
@@ -432,8 +432,8 @@ def shares_word(asked: set[str] | frozenset[str], about: set[str] | frozenset[st
 
 
 def _quote(source: SourceSentence, original: str, reason: str) -> CheckedSentence:
-    """Show the source sentence itself (list dash dropped) instead of the model's wording."""
-    return CheckedSentence(source.span.text.lstrip("-*• ").strip(), (source.source,), "quoted", 1.0,
+    """Show the source sentence itself (list mark and Markdown emphasis dropped) instead of the model's wording."""
+    return CheckedSentence(clean_line(source.span.text), (source.source,), "quoted", 1.0,
                            source.span.text, (source.span.start, source.span.end), original, reason)
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 
 _PERSON = (r"(mensch(en)?|mitarbeiter(in|innen|n)?|sachbearbeiter(in|n)?|person|jemand(em|en)?|berater(in)?|"
-           r"ansprechpartner(in)?|zuständige[nm]?|kolleg(e|en|in)|"
-           r"human|someone|somebody|agent|staff|representative|operator)")
+           r"ansprechpartner(in)?|zuständige[nm]?|kolleg(e|en|in)|chef(in)?|vorgesetzte[nmr]?|"
+           r"human|someone|somebody|agent|staff|representative|operator|supervisor|manager)")
+# Said by someone who has run out of patience: "Mitarbeiter. Sofort!", "Jetzt endlich einen Menschen!"
+_NOW = r"(jetzt|sofort|endlich|gleich|umgehend|now|immediately|right\s+now)"
 _CONTACT = (r"(sprechen|reden|verbinden|verbunden|weiterleiten|weiter|erreichen|telefonieren|klären|chatten|"
             r"talk|speak|connect|chat|put\s+me\s+through|transfer)")
 
@@ -30,6 +32,13 @@ _PATTERNS = [
     # "jemand, der mir persönlich helfen kann", "persönliche Beratung"
     r"\bpersönlich\w*\s+(helfen|beraten|beratung|ansprechpartner|sprechen|kontakt)",
     r"\bjemand\w*,?\s+(der|die)\s+mir\b.{0,30}\bhelfen",
+    # blunt demands without a polite verb: "Mitarbeiter. Sofort!", "Endlich einen Menschen!", "Person jetzt"
+    rf"\b{_PERSON}\s*[.!,;:–-]+\s*{_NOW}\b|\b{_PERSON}\s+{_NOW}\W*$",
+    rf"\b{_NOW}\W+(\w+\W+)?(eine[nm]?\s+|a\s+|an\s+)?{_PERSON}\b",
+    rf"^\W*(bitte\s+|please\s+)?(eine[nm]?\s+|a\s+|an\s+)?(echte[nm]?\s+|real\s+)?{_PERSON}\W*(bitte|please)?\W*$",
+    # "Holen Sie mir Ihren Chef", "Ich will Ihren Vorgesetzten", "I want a human"
+    rf"\bhol(en\s+sie)?\s+mir\b.{{0,20}}\b{_PERSON}\b",
+    rf"\b(will|verlange|fordere|want|need|demand)\s+(jetzt\s+|sofort\s+|endlich\s+)?(ihren|ihre|deinen|deine|einen|eine|den|die|to\s+see\s+)?\s*(a\s+|an\s+|the\s+|your\s+)?(echte[nm]?\s+|real\s+)?{_PERSON}\b",
     # "keinen Bot", "nicht mit einer Maschine", "no bot"
     r"\b(kein(en)?|nicht\s+mit\s+(einem|dem|einer))\s+(bot|chatbot|roboter|maschine|computer)\b",
     r"\b(no|not\s+a|not\s+the)\s+(bot|chatbot|robot|machine)\b",

@@ -26,13 +26,15 @@ class ChatModel(Protocol):
     name: str
 
     def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None,
-               cancel: threading.Event | None = None) -> Iterator[str]:
-        """Yield text pieces as the model writes them; stop early when `cancel` is set."""
+               cancel: threading.Event | None = None, grammar: str | None = None) -> Iterator[str]:
+        """Yield text pieces as the model writes them; stop early when `cancel` is set. `grammar` (GBNF)
+        constrains what the model can write, where the backend supports it."""
         ...
 
 
-def complete(model: ChatModel, messages: list[Message], max_tokens: int, stop: list[str] | None = None) -> str:
-    return "".join(model.stream(messages, max_tokens, stop))
+def complete(model: ChatModel, messages: list[Message], max_tokens: int, stop: list[str] | None = None,
+             grammar: str | None = None) -> str:
+    return "".join(model.stream(messages, max_tokens, stop, grammar=grammar))
 
 
 class LlamaCppChatModel:
@@ -53,10 +55,15 @@ class LlamaCppChatModel:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
 
     def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None,
-               cancel: threading.Event | None = None) -> Iterator[str]:
+               cancel: threading.Event | None = None, grammar: str | None = None) -> Iterator[str]:
+        constraint = None
+        if grammar is not None:
+            from llama_cpp import LlamaGrammar
+
+            constraint = LlamaGrammar.from_string(grammar, verbose=False)
         chunks = self._llm.create_chat_completion(
             messages=list(messages), max_tokens=max_tokens, temperature=self._temperature, seed=self._seed,
-            stop=stop, stream=True)
+            stop=stop, stream=True, grammar=constraint)
         try:
             for chunk in chunks:
                 if cancel is not None and cancel.is_set():
@@ -83,11 +90,14 @@ class OpenAIChatModel:
         self._seed = seed
 
     def stream(self, messages: list[Message], max_tokens: int, stop: list[str] | None = None,
-               cancel: threading.Event | None = None) -> Iterator[str]:
+               cancel: threading.Event | None = None, grammar: str | None = None) -> Iterator[str]:
+        # llama.cpp's server takes a GBNF `grammar` beside the OpenAI fields; servers without it ignore the
+        # field, and the caller's parser still accepts only well-formed output.
+        extra = {"grammar": grammar} if grammar is not None else None
         try:
             response = self._client.chat.completions.create(
                 model=self.name, messages=list(messages), max_tokens=max_tokens,  # type: ignore[arg-type]
-                temperature=self._temperature, seed=self._seed, stop=stop, stream=True)
+                temperature=self._temperature, seed=self._seed, stop=stop, stream=True, extra_body=extra)
         except self._openai.OpenAIError as exc:
             raise ModelError(f"The LLM server at SIWI_LLM_URL failed: {exc}") from exc
         # A server that dies mid-answer fails inside the iteration, not in create(): same error for callers.

@@ -18,6 +18,7 @@ from bot import messages
 from bot.citations import (
     CheckedSentence,
     CitationChecker,
+    SourceSentence,
     SourceSentences,
     answer_sentences,
     content_stems,
@@ -29,11 +30,27 @@ from bot.emergency import emergency_message, is_emergency
 from bot.handoff import wants_human
 from bot.language import LanguageDetector
 from bot.llm import ChatModel, complete
-from bot.prompts import NO_ANSWER_TOKEN, answer_messages, rewrite_messages, translate_messages
+from bot.prompts import (
+    NO_ANSWER_TOKEN,
+    answer_messages,
+    choice_grammar,
+    choose_messages,
+    rewrite_messages,
+    translate_messages,
+)
 from bot.protocol import AnswerResult, Citation, Outcome, RetrievedSource, SentenceVerdict
-from bot.question import analyse
-from bot.ranking import SentenceRanker
-from bot.selection import SelectionOptions, lead, select_lines, selected
+from bot.question import Question, analyse
+from bot.ranking import Ranked, SentenceRanker
+from bot.selection import (
+    SelectionOptions,
+    answer_lines,
+    clean_line,
+    lead,
+    parse_choice,
+    select_lines,
+    selected,
+    where,
+)
 from bot.sentences import split_sentences
 from embeddings.retrieval import Passage, Retriever
 
@@ -45,7 +62,7 @@ Turn = tuple[str, str]
 class PipelineOptions:
     top_k: int = 4
     min_relevance: float = 0.8
-    min_relevance_other_language: float = 0.78
+    min_relevance_other_language: float = 0.80
     max_tokens: int = 320
     max_history_turns: int = 6
     contact: str = ""
@@ -101,7 +118,7 @@ class AnswerPipeline:
             answer.model_answer = raw
             return answer
 
-        selecting = self._options.answer_mode == "select"
+        selecting = self._options.answer_mode in ("select", "choose")
         # Select mode compares words: a question in another language is compared in German (the sources'
         # language), translated by the model; the answer's lead stays in the citizen's language.
         german = self._in_german(question) if selecting and language != "de" else question
@@ -131,7 +148,8 @@ class AnswerPipeline:
         sources = SourceSentences(passages)
         cross_language = language != "de"
         if selecting:
-            checked = self._selected_lines(german, topic, sources, german == question and cross_language, language)
+            checked = self._selected_lines(german, query, topic, sources, german == question and cross_language,
+                                           language, cancel)
             timings["selection"] = time.perf_counter() - started - timings["rewrite"] - timings["retrieval"]
             if not checked:
                 yield result(messages.text("no_answer", language), "no_answer", standalone)
@@ -179,13 +197,18 @@ class AnswerPipeline:
             yield from _pieces(text[len(shown):])
         yield result(text, "answered", standalone, self._citations(checked, passages), checked)
 
-    def _selected_lines(self, question: str, topic: str, sources: SourceSentences, cross_language: bool,
-                        language: str) -> list[CheckedSentence]:
+    def _selected_lines(self, question: str, query: str, topic: str, sources: SourceSentences,
+                        cross_language: bool, language: str,
+                        cancel: threading.Event | None = None) -> list[CheckedSentence]:
         """Select, then phrase: the source lines that answer the question, under a lead that says where they
-        come from (in the citizen's language; the lines stay as the source says them)."""
+        come from (in the citizen's language; the lines stay as the source says them). In choose mode the
+        model picks among the best-ranked lines, constrained to their numbers or KEINE_ANTWORT."""
         asked = analyse(question)
         ranked = self._ranker.rank(asked, sources, topic, cross_language)
-        chosen = select_lines(ranked, asked, sources, self._selection, cross_language)
+        if self._options.answer_mode == "choose" and self._model is not None:
+            chosen = self._choose(query, asked, ranked, sources, cross_language, cancel)
+        else:
+            chosen = select_lines(ranked, asked, sources, self._selection, cross_language)
         if not chosen:
             return []
         where = lead(sources, chosen)
@@ -221,6 +244,23 @@ class AnswerPipeline:
             sentences=[SentenceVerdict(text=s.text, markers=list(s.markers), verdict=s.verdict,
                                        support=round(s.support, 3), original=s.original, reason=s.reason,
                                        snippet=s.snippet) for s in sentences or []])
+
+    def _choose(self, query: str, asked: Question, ranked: list[Ranked], sources: SourceSentences,
+                cross_language: bool, cancel: threading.Event | None) -> list[SourceSentence]:
+        options = self._selection
+        candidates = ranked[:options.choices]
+        if not candidates or (not cross_language and candidates[0].terms < options.min_choice_terms):
+            return []
+        lines = [(where(sources, r.sentence), clean_line(r.sentence.span.text)) for r in candidates]
+        raw = "".join(self._model.stream(choose_messages(query, lines), max_tokens=12, cancel=cancel,
+                                         grammar=choice_grammar(len(candidates))))
+        picked = parse_choice(raw, len(candidates))
+        if not picked:
+            return []
+        first = candidates[picked[0]]
+        shown = answer_lines(first, [first], asked, sources, options, cross_language)
+        shown += [candidates[i].sentence for i in picked[1:] if candidates[i].sentence not in shown]
+        return shown
 
     def _in_german(self, question: str) -> str:
         """The question in German, or as it is when the model gives no usable translation."""

@@ -10,15 +10,14 @@ lines, and whether any answers at all — the thresholds below, chosen on the tu
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bot.citations import CheckedSentence, SourceSentence, SourceSentences, about_question
+from bot.prompts import NO_ANSWER_TOKEN
 from bot.question import Question, answers_kind
 from bot.ranking import Ranked
-
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
-_MARKDOWN = re.compile(r"\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|`")
+from bot.sentences import clean_line
+from bot.sentences import is_list_item as is_list_line
 
 
 @dataclass(frozen=True)
@@ -32,15 +31,14 @@ class SelectionOptions:
     """Further lines are shown when they score at least this share of the best."""
     max_lines: int = 2
     max_list_items: int = 8
-
-
-def clean_line(text: str) -> str:
-    """A source line as a citizen reads it: without the list mark and Markdown emphasis ("… alt**")."""
-    return _MARKDOWN.sub("", _LIST_ITEM.sub("", text)).strip()
+    choices: int = 6
+    """Best-ranked lines the model chooses from (choose mode)."""
+    min_choice_terms: float = 0.05
+    """Below this word share of the best line the model is not asked: nothing is about the question."""
 
 
 def is_list_item(sentence: SourceSentence) -> bool:
-    return bool(_LIST_ITEM.match(sentence.span.text))
+    return is_list_line(sentence.span.text)
 
 
 def select_lines(ranked: list[Ranked], question: Question, sources: SourceSentences, options: SelectionOptions,
@@ -51,6 +49,13 @@ def select_lines(ranked: list[Ranked], question: Question, sources: SourceSenten
     best = ranked[0]
     if best.score < options.min_score or not best.kind or (not cross_language and best.terms < options.min_terms):
         return []
+    return answer_lines(best, ranked, question, sources, options, cross_language)
+
+
+def answer_lines(best: Ranked, ranked: list[Ranked], question: Question, sources: SourceSentences,
+                 options: SelectionOptions, cross_language: bool = False) -> list[SourceSentence]:
+    """The lines shown for the chosen best line: the whole list for a list question, else the best line and
+    the few that score nearly as well."""
     topic = "" if cross_language else question.text
     passage = sources.passages[best.sentence.source - 1]
     # A list answer (documents, steps): every item of the section, in the source's order.
@@ -65,7 +70,9 @@ def select_lines(ranked: list[Ranked], question: Question, sources: SourceSenten
         return sorted(unique, key=lambda s: (_position(sources.passages[s.source - 1].chunk_id), s.index)
                       )[:options.max_list_items]
     chosen = [best.sentence]
-    for other in ranked[1:]:
+    for other in ranked:
+        if other is best:
+            continue
         if len(chosen) >= options.max_lines or other.score < options.keep_ratio * best.score:
             break
         if (other.kind and (cross_language or other.terms >= options.min_terms)
@@ -95,3 +102,24 @@ def lead(sources: SourceSentences, chosen: list[SourceSentence]) -> str:
     if passage.title and (not path or path[0] != passage.title) and passage.title not in path:
         path.insert(0, passage.title)
     return " – ".join(dict.fromkeys(path))
+
+
+def where(sources: SourceSentences, sentence: SourceSentence) -> str:
+    """The page and section a line stands in, for the model choosing among lines of several services."""
+    return lead(sources, [sentence])
+
+
+def parse_choice(raw: str, count: int) -> list[int] | None:
+    """0-based candidate indexes from the model's constrained output; None for no answer (or output that a
+    server without grammar support made up: then nothing is shown)."""
+    text = raw.strip()
+    if not text or NO_ANSWER_TOKEN in text:
+        return None
+    picked = []
+    for part in text.split(","):
+        part = part.strip().strip("[]")
+        if not part.isdigit() or not 1 <= int(part) <= count:
+            return None
+        if int(part) - 1 not in picked:
+            picked.append(int(part) - 1)
+    return picked or None

@@ -73,3 +73,16 @@ def sentence_spans(text: str, language: str = "de") -> list[Span]:
 
 def split_sentences(text: str, language: str = "de") -> list[str]:
     return [span.text for span in sentence_spans(text, language)]
+
+
+_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+_MARKDOWN = re.compile(r"\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|`")
+
+
+def is_list_item(text: str) -> bool:
+    return bool(_LIST_MARK.match(text))
+
+
+def clean_line(text: str) -> str:
+    """A source line as a citizen reads it: without its list mark and Markdown emphasis ("… alt**")."""
+    return _MARKDOWN.sub("", _LIST_MARK.sub("", text)).strip()

@@ -78,12 +78,14 @@ class Settings(BaseSettings):
         "outcome no_answer. Calibrated for multilingual-e5-small on eval/sets/sample.yaml (siwi eval "
         "calibrate): 0.82 turned away none of 95 answerable German questions; other models need their own."))
 
-    min_relevance_other_language: float = Field(0.78, ge=0.0, le=1.0, description=(
+    min_relevance_other_language: float = Field(0.80, ge=0.0, le=1.0, description=(
         "The same gate for questions in another language than German: multilingual embeddings score a "
         "question and its answer in two languages lower than in one (chosen on the tuning half)."))
 
     # --- answering (bot/selection.py, bot/ranking.py) ----------------------------------------------------
-    answer_mode: Literal["select", "generate"] = Field("generate", description=(
+    answer_mode: Literal["choose", "select", "generate"] = Field("generate", description=(
+        "choose: as select, but the model picks among the best-ranked lines (a grammar allows only their "
+        "numbers or KEINE_ANTWORT); "
         "select: the answer is the source lines that answer the question, ranked per sentence and shown "
         "verbatim under a lead (no generation); generate: the model writes the answer and the citation check "
         "filters it (the design before 2026-12)."))

@@ -72,6 +72,16 @@ def test_a_list_of_bare_ids_quotes_every_selected_sentence():
     assert render(checked) == "- Gefährlicher Hund: 600 Euro im Jahr [3]\n- Ersatz-Hundesteuermarke: 5 Euro [3]"
 
 
+def test_a_quoted_source_line_is_shown_without_markdown_residue():
+    """Issue 14, failure kind 5: a quoted line kept "… alt**" from the source's Markdown."""
+    fees = [passage("- **Personalausweis** für Personen ab 24 Jahren alt**: 46 Euro\n- Unter 24 Jahren: 27,60 Euro",
+                    "Personalausweis", "Kosten")]
+    [checked] = checker.check("[1.1]", fees, question="Was kostet der Personalausweis ab 24 Jahren?")
+    assert checked.verdict == "quoted"
+    assert checked.text == "Personalausweis für Personen ab 24 Jahren alt: 46 Euro"
+    assert "*" not in render([checked])
+
+
 def test_a_quote_must_be_about_what_the_question_names():
     """A bare amount or id from the model is shown as its source sentence only if that sentence is about the
     question's nouns, not merely about the same town."""

@@ -25,6 +25,15 @@ from siwi.settings import Settings
     "Can I talk to a real person?",
     "Please put me through to a human agent.",
     "I'd like to speak to someone from the foreigners' office, please.",
+    # blunt and angry, after nobody helped (issue 14, failure kind 3): no polite verb
+    "Hier hilft mir ja keiner. Mitarbeiter. Sofort!",
+    "Das ist doch alles Mist. Jetzt endlich einen Menschen!",
+    "MENSCH!!!",
+    "Ich will Ihren Vorgesetzten.",
+    "Holen Sie mir einen Sachbearbeiter, aber schnell.",
+    "Nutzloses Ding. Ich verlange einen echten Mitarbeiter.",
+    "Human. Now.",
+    "This is useless, I want a human",
 ])
 def test_requests_for_a_person(text):
     assert wants_human(text)
@@ -38,6 +47,12 @@ def test_requests_for_a_person(text):
     "Kann jemand anderes meinen Ausweis abholen?",
     "Was kostet ein Personalausweis für eine Person über 24?",
     "Ich möchte einen Reisepass beantragen.",
+    "Brauche ich jetzt einen neuen Personalausweis für mein Kind?",
+    "Muss die Person sofort umgemeldet werden, wenn sie umzieht?",
+    "Wie viel kostet ein Ausweis für eine Person unter 24 jetzt?",
+    "Ich will einen Hund anmelden.",
+    "Kann ich meinen Sohn sofort anmelden?",
+    "How much does an ID card cost for a person over 24 now?",
 ])
 def test_questions_that_only_mention_people(text):
     assert not wants_human(text)
@@ -74,7 +89,7 @@ def test_failed_check_on_a_question_that_matters_hands_over(tmp_path, question, 
 
     async def run() -> None:
         link = CitizenLink(workspace.service, send)
-        await link.connect("c-1", None, lambda: "c-2")
+        link.adopt("c-1", "token-of-c-1")
         await link.answered("c-1", _answer(question, verdicts, outcome))
         await link.close()
 
