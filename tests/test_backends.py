@@ -12,6 +12,7 @@ these remote variants behave the same behind the same interfaces.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,7 +29,8 @@ import httpx
 import pytest
 
 from bot.language import LanguageDetector
-from bot.llm import ModelError, OpenAIChatModel, make_chat_model
+from bot.llm import ModelError, OpenAIChatModel, complete, make_chat_model
+from bot.prompts import choice_grammar, choose_messages
 from bot.protocol import AnswerResult
 from bot.services import build_index, build_pipeline
 from embeddings.store import StoreError, open_store
@@ -156,6 +158,20 @@ def test_openai_backend_streams_german_text(llm_server, tmp_path):
     assert all(isinstance(p, str) and p for p in pieces)
     assert len(text.split()) >= 8, text
     assert LanguageDetector().detect(text) == "de", text
+
+
+def test_openai_backend_passes_a_grammar_to_the_llama_cpp_server(llm_server, tmp_path):
+    """Choose mode constrains the model to candidate numbers or KEINE_ANTWORT; through llama.cpp's server the
+    GBNF travels in the request's `grammar` field, and the model can write nothing else."""
+    model = make_chat_model(llm_server.settings(tmp_path))
+    lines = [("Hundesteuer – Kosten", "Erster Hund: 96 Euro im Jahr"),
+             ("Hundesteuer – Kosten", "Jeder weitere Hund: 144 Euro im Jahr")]
+    raw = complete(model, choose_messages("Was kostet die Steuer für meinen zweiten Hund?", lines), max_tokens=12,
+                   grammar=choice_grammar(len(lines)))
+    assert re.fullmatch(r"KEINE_ANTWORT|[12](,[12])?", raw.strip()), raw
+    # a grammar no model would follow by chance: the server applied it
+    odd = complete(model, GERMAN_PROMPT, max_tokens=12, grammar='root ::= "Lindenau-" [0-9] [0-9] "-X"\n')
+    assert re.fullmatch(r"Lindenau-\d\d-X", odd.strip()), odd
 
 
 def test_openai_backend_stops_when_cancelled(llm_server, tmp_path):

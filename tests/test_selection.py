@@ -4,12 +4,16 @@ embedding model, and the real 0.5B model for the translation of a question in an
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.citations import SourceSentences
+from bot.llm import complete
+from bot.prompts import choice_grammar, choose_messages
 from bot.question import analyse
 from bot.ranking import SentenceRanker
-from bot.selection import SelectionOptions, select_lines
+from bot.selection import SelectionOptions, parse_choice, select_lines
 from bot.sentences import clean_line
 from bot.services import build_index, build_pipeline, question_similarity
 from eval.runner import _final
@@ -139,3 +143,37 @@ def test_an_english_question_is_answered_from_german_lines_with_an_english_lead(
         lead, *lines = answer.text.splitlines()
         assert lead.startswith("From “") and lead.endswith("(the source is in German):")
         assert all("[" in line for line in lines)
+
+
+def test_the_in_process_model_writes_only_what_the_grammar_allows(small_model):
+    lines = [("Hundesteuer – Kosten", "Erster Hund: 96 Euro im Jahr"),
+             ("Hundesteuer – Kosten", "Jeder weitere Hund: 144 Euro im Jahr"),
+             ("Hundesteuer – Fristen", "Anmeldung innerhalb von zwei Wochen")]
+    raw = complete(small_model, choose_messages("Was kostet die Steuer für meinen zweiten Hund?", lines),
+                   max_tokens=12, grammar=choice_grammar(len(lines)))
+    assert re.fullmatch(r"KEINE_ANTWORT|[123](,[123])?", raw.strip()), raw
+    picked = parse_choice(raw, len(lines))
+    assert picked is None or all(0 <= i < len(lines) for i in picked)
+    odd = complete(small_model, choose_messages("Was kostet die Hundesteuer?", lines), max_tokens=12,
+                   grammar='root ::= "Lindenau-" [0-9] [0-9] "-X"\n')
+    assert re.fullmatch(r"Lindenau-\d\d-X", odd.strip()), odd
+
+
+@pytest.mark.parametrize(("raw", "picked"), [("2", [1]), ("1,3", [0, 2]), ("3,3", [2]), ("KEINE_ANTWORT", None),
+                                             ("", None), ("4", None), ("Die Antwort ist 2", None)])
+def test_a_choice_is_read_strictly(raw, picked):
+    """A server without grammar support may write anything: only well-formed numbers of the candidates count."""
+    assert parse_choice(raw, 3) == picked
+
+
+def test_choose_mode_answers_with_the_line_the_model_picked(sample_index, small_model):
+    settings, index = sample_index
+    pipeline = build_pipeline(settings.model_copy(update={"answer_mode": "choose"}), index, small_model)
+    answer = _final(pipeline.run("Wie hoch ist die Hundesteuer in Lindenau für den ersten Hund?"))
+    assert answer.outcome == "answered", answer.text
+    assert answer.model_answer == ""  # the model's choice is numbers, never text shown to the citizen
+    assert [s.verdict for s in answer.sentences][0] == "neutral"  # the lead
+    shown = [s for s in answer.sentences if s.verdict == "selected"]
+    assert shown and all(s.markers for s in shown)
+    assert all("Hundesteuer" in c.title for c in answer.citations)  # (which line: the 0.5B model's pick)
+    assert _final(pipeline.run("Wie wird das Wetter morgen?")).outcome == "no_answer"  # not asked: no line fits
