@@ -34,6 +34,8 @@ _PATTERNS = [
     r"\bjemand\w*,?\s+(der|die)\s+mir\b.{0,30}\bhelfen",
     # blunt demands without a polite verb: "Mitarbeiter. Sofort!", "Endlich einen Menschen!", "Person jetzt"
     rf"\b{_PERSON}\s*[.!,;:–-]+\s*{_NOW}\b|\b{_PERSON}\s+{_NOW}\W*$",
+    # "Sachbearbeiter vom KVR, jetzt!", "Ansprechpartner beim Kreis, aber sofort!"
+    rf"\b{_PERSON}\b[^.?!]{{0,30}}[,:;–-]\s*(aber\s+|und\s+|bitte\s+)?{_NOW}\s*[.!]*\s*$",
     rf"\b{_NOW}\W+(\w+\W+)?(eine[nm]?\s+|a\s+|an\s+)?{_PERSON}\b",
     rf"^\W*(bitte\s+|please\s+)?(eine[nm]?\s+|a\s+|an\s+)?(echte[nm]?\s+|real\s+)?{_PERSON}\W*(bitte|please)?\W*$",
     # "Holen Sie mir Ihren Chef", "Ich will Ihren Vorgesetzten", "I want a human"

@@ -68,6 +68,7 @@ class PipelineOptions:
     contact: str = ""
     answer_mode: str = "generate"
     select_top_k: int = 8
+    prompt_lines: int = 0
 
 
 class AnswerPipeline:
@@ -128,7 +129,8 @@ class AnswerPipeline:
         else:
             (query, standalone), topic = self._standalone(question, history or []), ""
         timings["rewrite"] = time.perf_counter() - started
-        top_k = self._options.select_top_k if selecting else self._options.top_k
+        ranking = selecting or self._options.prompt_lines > 0
+        top_k = self._options.select_top_k if ranking else self._options.top_k
         passages = self._retriever.retrieve(query, top_k, include_internal=include_internal)
         timings["retrieval"] = time.perf_counter() - started - timings["rewrite"]
         retrieved.extend(RetrievedSource(rank=n, source_id=p.source_id, title=p.title, url=p.url,
@@ -140,7 +142,7 @@ class AnswerPipeline:
             yield result(messages.text("no_answer", language), "no_answer", standalone)
             return
 
-        if selecting and (asked := analyse(german)).asks:
+        if ranking and (asked := analyse(german)).asks:
             # The asked field of the best services (their fees, documents, hours …), if retrieval missed it.
             passages = passages + self._retriever.sections(
                 passages, lambda headings: any(ask.sections is not None and ask.sections.search(headings)
@@ -160,10 +162,16 @@ class AnswerPipeline:
             yield result(text, "answered", standalone, self._citations(checked, passages), checked)
             return
 
+        only = None
+        if self._options.prompt_lines > 0:
+            # The model reads the best-ranked lines of more passages instead of three whole passages: the
+            # asked item's line is among them, its neighbours mostly not, and the prompt is shorter.
+            ranked = self._ranker.rank(analyse(query), sources, "", cross_language)
+            only = {r.sentence.ref for r in ranked[:self._options.prompt_lines]}
         checked = []
         shown = ""
         done = 0  # characters of `raw` whose sentences are checked
-        for piece in self._model.stream(answer_messages(query, sources, language),
+        for piece in self._model.stream(answer_messages(query, sources, language, only),
                                         self._options.max_tokens, cancel=cancel):
             if "first_token" not in timings:
                 timings["first_token"] = time.perf_counter() - started

@@ -28,13 +28,17 @@ Ersetzen Sie Wörter wie „das“, „dort“ oder „dafür“ durch das, wora
 Antworten Sie nur mit der umformulierten Frage, ohne Erklärung."""
 
 
-def format_sources(sources: SourceSentences) -> str:
-    """Each passage as a delimited block, each of its sentences on a line with its id ([2.3])."""
+def format_sources(sources: SourceSentences, only: set[str] | None = None) -> str:
+    """Each passage as a delimited block, each of its sentences on a line with its id ([2.3]). `only`: the
+    ids of the sentences to show (the best-ranked lines); passages without one are left out, ids unchanged."""
     blocks = []
     for number, passage in enumerate(sources.passages, 1):
         # The heading path goes into the tag: as a text line, small models copy it as their "answer".
         label = (passage.headings or passage.title).replace('"', "'").replace("<", "").replace(">", "")
-        lines = [f"[{s.ref}] {_neutralise(s.span.text)}" for s in sources.get(number, None)]
+        lines = [f"[{s.ref}] {_neutralise(s.span.text)}" for s in sources.get(number, None)
+                 if only is None or s.ref in only]
+        if not lines:
+            continue
         blocks.append(f'<quelle nr="{number}" titel="{label}">\n' + "\n".join(lines) + "\n</quelle>")
     return "\n\n".join(blocks)
 
@@ -44,9 +48,10 @@ def _neutralise(text: str) -> str:
     return re.sub(r"</?\s*(quelle|frage)\b[^>]*>", "", text, flags=re.IGNORECASE)
 
 
-def answer_messages(question: str, sources: SourceSentences, language: str) -> list[Message]:
+def answer_messages(question: str, sources: SourceSentences, language: str,
+                    only: set[str] | None = None) -> list[Message]:
     system = SYSTEM_PROMPT.format(language=LANGUAGE_NAMES.get(language, language), no_answer=NO_ANSWER_TOKEN)
-    user = f"{format_sources(sources)}\n\nFrage: <frage>{_neutralise(question)}</frage>"
+    user = f"{format_sources(sources, only)}\n\nFrage: <frage>{_neutralise(question)}</frage>"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 

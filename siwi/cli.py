@@ -423,7 +423,11 @@ def _run_settings(settings: Settings, server: str | None) -> dict[str, object]:
             "retrieval_lexical_weight": settings.retrieval_lexical_weight, "top_k": settings.top_k,
             "chunk_size": settings.chunk_size, "min_relevance": settings.min_relevance,
             "check_min_overlap": settings.check_min_overlap, "check_min_similarity": settings.check_min_similarity,
-            "check_min_quote_overlap": settings.check_min_quote_overlap}
+            "check_min_quote_overlap": settings.check_min_quote_overlap, "answer_mode": settings.answer_mode,
+            "prompt_lines": settings.prompt_lines, "select_top_k": settings.select_top_k,
+            "select_min_score": settings.select_min_score, "select_min_terms": settings.select_min_terms,
+            "select_keep_ratio": settings.select_keep_ratio, "select_max_lines": settings.select_max_lines,
+            "min_relevance_other_language": settings.min_relevance_other_language}
 
 
 def _missing_knowledge(sources_file: Path) -> str | None:

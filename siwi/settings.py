@@ -93,6 +93,9 @@ class Settings(BaseSettings):
         "Score of the best source line below which nothing answers the question (no_answer)."))
     select_keep_ratio: float = Field(0.92, ge=0.0, le=1.0, description=(
         "Further lines are shown when they score at least this share of the best line."))
+    prompt_lines: int = Field(0, ge=0, le=60, description=(
+        "generate mode: 0 = the model reads the top SIWI_TOP_K passages whole; N = it reads the N best-ranked "
+        "lines of the top SIWI_SELECT_TOP_K passages (bot/ranking.py), with their ids unchanged."))
     select_top_k: int = Field(8, ge=1, le=30, description=(
         "Passages whose sentences are ranked in select mode (the model reads none of them: more is cheap)."))
     select_min_terms: float = Field(0.2, ge=0.0, le=1.0, description=(

@@ -34,6 +34,8 @@ from siwi.settings import Settings
     "Nutzloses Ding. Ich verlange einen echten Mitarbeiter.",
     "Human. Now.",
     "This is useless, I want a human",
+    "Schluss mit dem Bot. Sachbearbeiter vom Amt, jetzt!",
+    "Ansprechpartner beim Kreis, aber sofort!",
 ])
 def test_requests_for_a_person(text):
     assert wants_human(text)
