@@ -100,7 +100,8 @@ def test_internal_flag_marks_paths_staff_only(tmp_path: Path, embedder):
     settings = Settings(data_dir=data)
     retriever = build_index(settings, embedder).retriever(settings)
     assert retriever.retrieve("Hundesteuer", k=5) == []
-    assert retriever.retrieve("Hundesteuer", k=5, include_internal=True)
+    hits = retriever.retrieve("Hundesteuer", k=5, include_internal=True)
+    assert hits and all(p.visibility == "internal" and p.source_id.endswith("hundesteuer.md") for p in hits), hits
 
 
 def test_service_schema_is_printed():

@@ -25,7 +25,12 @@ from bot.services import build_index, build_pipeline
 from siwi.settings import Settings
 from tests.conftest import FIXTURES, MODELS_DIR, REPO, SMALL_MODEL, LiveServer, free_port
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is missing: run `make test`")
+try:
+    import playwright.sync_api as playwright_api
+except ImportError:  # a developer's venv without the browser tools skips; CI must not pass without them
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("playwright is missing: run `make test`", allow_module_level=True)
 expect = playwright_api.expect
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
