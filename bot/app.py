@@ -44,6 +44,7 @@ from bot.protocol import (
     Started,
     UserMessage,
     client_message_adapter,
+    has_lone_surrogate,
 )
 from bot.services import Index
 from bot.staff_api import StaffWorkspace, build_workspace, staff_router
@@ -93,8 +94,12 @@ class Chat:
         return conversation_id, token, bool(handoff) and await self.staff.service.active(conversation_id) is not None
 
     def validate_text(self, text: str) -> ErrorMessage | None:
+        """Refused before anything reaches the model: empty, too long (in characters, as a person counts
+        them: an emoji is one), or not text at all (a lone UTF-16 surrogate, which no encoder accepts)."""
         if not text.strip():
             return ErrorMessage(code="empty_message", message="Die Nachricht ist leer.")
+        if has_lone_surrogate(text):
+            return ErrorMessage(code="invalid_text", message="Die Nachricht enthält ungültige Zeichen.")
         if len(text) > self.settings.max_message_chars:
             return ErrorMessage(code="message_too_long",
                                 message=f"Die Nachricht ist zu lang (höchstens {self.settings.max_message_chars} "
@@ -281,7 +286,9 @@ class ChatSession:
                                                  message="Binary frames are not supported; send JSON text."))
                     continue
                 raw = frame["text"]
-                if len(raw) > 4 * limit + 1024:
+                # The frame is JSON: "\ud83d\ude00" is one emoji in twelve characters. The cap on the raw
+                # frame only keeps a flood out; the message's own length is checked in characters below.
+                if len(raw) > 12 * limit + 1024:
                     await self.send(ErrorMessage(code="message_too_long",
                                                  message=f"Die Nachricht ist zu lang (höchstens {limit} Zeichen)."))
                     continue

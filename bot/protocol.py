@@ -6,16 +6,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 PROTOCOL_VERSION = 1
 
 Outcome = Literal["answered", "no_answer", "handoff", "emergency"]
 
 
+def has_lone_surrogate(text: str) -> bool:
+    """Half of a UTF-16 pair on its own ("\\ud800" in JSON): no text, and no encoder accepts it."""
+    return any("\ud800" <= character <= "\udfff" for character in text)
+
+
+def _not_a_bool(value: object) -> object:
+    """JSON `true` equals 1 in Python; it is still no protocol version."""
+    if isinstance(value, bool):
+        raise ValueError("v must be the number 1")
+    return value
+
+
+Version = Annotated[Literal[1], BeforeValidator(_not_a_bool)]
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    v: Literal[1] = PROTOCOL_VERSION
+    v: Version = PROTOCOL_VERSION
 
 
 # --- client → server --------------------------------------------------------------------------------
@@ -181,7 +196,7 @@ class ErrorMessage(_Message):
     type: Literal["error"] = "error"
     code: Literal["invalid_json", "invalid_message", "unsupported_frame", "empty_message", "message_too_long",
                   "busy", "internal_error", "unknown_conversation", "forbidden", "consent_required",
-                  "invalid_contact", "not_in_handoff", "with_staff"]
+                  "invalid_contact", "not_in_handoff", "with_staff", "invalid_text"]
     message: str
 
 

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 import widget
 from bot.handoff_service import HandoffService, Outbox
 from bot.handoff_store import Conflict, Database, Forbidden, HandoffStore, NotFound, utcnow
-from bot.protocol import AnswerResult
+from bot.protocol import AnswerResult, has_lone_surrogate
 from bot.staff_auth import LocalAccounts, LockedOut, LoginRefused, SessionInfo, Sessions, StaffIdentity
 from bot.staff_protocol import (
     Ack,
@@ -341,6 +341,8 @@ def staff_router(workspace: StaffWorkspace) -> APIRouter:
             raise _error(503, "unavailable", "Fragen an die Wissensbasis sind nicht verfügbar.")
         if not body.question.strip():
             raise _error(422, "empty", "Bitte geben Sie eine Frage ein.")
+        if has_lone_surrogate(body.question):
+            raise _error(422, "invalid_text", "Die Frage enthält ungültige Zeichen.")
         try:
             return await workspace.ask(body.question.strip(), f"staff-{secrets.token_hex(8)}")
         except QueueFull:

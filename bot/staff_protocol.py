@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from bot.protocol import Citation
+from bot.protocol import Citation, Version
 
 Role = Literal["agent", "admin"]
 ConversationState = Literal["waiting", "assigned", "closed"]
@@ -179,7 +179,7 @@ class ActionResult(BaseModel):
 
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    v: Literal[1] = 1
+    v: Version = 1
 
 
 class Claim(_Frame):

@@ -290,3 +290,30 @@ def test_ready_is_503_on_an_empty_index(tmp_path: Path, embedder, small_model):
     with LiveServer(create_app(settings, index, build_pipeline(settings, index, small_model))) as live:
         response = httpx.get(f"{live.http}/ready")
         assert response.status_code == 503 and response.json()["ready"] is False
+
+
+def test_text_that_is_no_text_is_refused_before_the_model(server):
+    """Finding 5 of the privacy review: a lone surrogate gave HTTP 500 after 10 s (and held the model queue on
+    the WebSocket), an emoji message within the limit was refused as too long (its JSON escapes counted), and
+    `"v": true` passed as protocol version 1."""
+    started = time.monotonic()
+    refused = httpx.post(f"{server.http}/api/ask", content=b'{"question": "\\ud800 Was kostet der Ausweis?"}',
+                         headers={"content-type": "application/json"}, timeout=30)
+    assert refused.status_code == 422 and refused.json()["detail"]["code"] == "invalid_text", refused.text
+    assert time.monotonic() - started < 5
+    with connect(server.ws, open_timeout=10) as ws:
+        receive(ws)
+        ws.send('{"v": 1, "type": "user_message", "text": "\\udfff Hallo"}')
+        expect_error(ws, "invalid_text")
+        ws.send(json.dumps({"v": True, "type": "ping"}))
+        expect_error(ws, "invalid_message")
+        emoji = "\U0001F600" * 1013  # 1,013 characters: within the limit of 2,000, 12,156 characters as JSON
+        ws.send(json.dumps({"v": 1, "type": "user_message", "text": emoji, "client_message_id": "e"}))
+        frame = receive(ws)
+        assert frame["type"] == "started", frame
+        ws.send(json.dumps({"v": 1, "type": "cancel"}))
+        ws.send(json.dumps({"v": 1, "type": "user_message", "text": "x" * 2001}))
+        while (frame := receive(ws))["type"] != "error":
+            pass
+        assert frame["code"] == "message_too_long"
+        still_usable(ws)
