@@ -46,6 +46,7 @@ from bot.protocol import (
     client_message_adapter,
     has_lone_surrogate,
 )
+from bot.security_headers import SecurityHeaders
 from bot.services import Index
 from bot.staff_api import StaffWorkspace, build_workspace, staff_router
 from bot.worker import GenerationWorker, Job, Position, QueueFull
@@ -158,8 +159,12 @@ def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
         await chat.worker.stop()
         staff.close()
 
-    app = FastAPI(title="SiWi", version=__version__, lifespan=lifespan,
+    # Swagger UI loads its script from a CDN, which nothing here may do at run time: off unless asked for;
+    # /openapi.json is always there for tools.
+    docs = "/docs" if settings.api_docs else None
+    app = FastAPI(title="SiWi", version=__version__, lifespan=lifespan, docs_url=docs, redoc_url=None,
                   description="Grounded answers with citations from the district's knowledge base.")
+    app.add_middleware(SecurityHeaders)
     app.state.chat = chat
     app.include_router(staff_router(staff))
 

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_message_chars: int = Field(2000, ge=1)
+    api_docs: bool = Field(False, description=(
+        "Serve the interactive API documentation at /docs (Swagger UI loads its script from a CDN, so the "
+        "browser needs internet access); /openapi.json is always served."))
     max_history_turns: int = Field(6, ge=0, description="Earlier turns used to rewrite follow-ups.")
     max_queue: int = Field(32, ge=1, description="Chats waiting for the model before new ones are refused.")
 

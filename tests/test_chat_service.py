@@ -278,7 +278,7 @@ def test_operator_endpoints_and_page(server):
     assert ready.status_code == 200 and ready.json()["index_chunks"] > 0
     assert "/ws/chat" not in httpx.get(f"{server.http}/openapi.json").json()["paths"]
     assert "/api/ask" in httpx.get(f"{server.http}/openapi.json").json()["paths"]
-    assert httpx.get(f"{server.http}/docs").status_code == 200
+    assert httpx.get(f"{server.http}/docs").status_code == 404  # Swagger UI would load from a CDN: off by default
     page = httpx.get(f"{server.http}/")
     assert page.status_code == 200 and "KI-Assistent" in page.text
     assert httpx.get(f"{server.http}/static/chat.js").status_code == 200
@@ -317,3 +317,22 @@ def test_text_that_is_no_text_is_refused_before_the_model(server):
             pass
         assert frame["code"] == "message_too_long"
         still_usable(ws)
+
+
+def test_every_response_carries_security_headers(server):
+    """Finding 6 of the privacy review: only /staff had them."""
+    for path in ("/", "/widget/siwi.js", "/static/chat.js", "/static/datenschutz.html", "/health", "/openapi.json",
+                 "/nicht-da"):
+        headers = httpx.get(f"{server.http}{path}").headers
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "same-origin", path
+        assert "camera=()" in headers["permissions-policy"], path
+    page = httpx.get(f"{server.http}/").headers
+    policy = page["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'self'" in policy and "object-src 'none'" in policy
+    assert page["x-frame-options"] == "SAMEORIGIN"
+    script = httpx.get(f"{server.http}/widget/siwi.js").headers
+    assert script["cross-origin-resource-policy"] == "cross-origin"  # the widget stays embeddable
+    assert script["access-control-allow-origin"] == "*"
+    staff = httpx.get(f"{server.http}/staff").headers  # keeps its own, stricter policy
+    assert "frame-ancestors 'none'" in staff["content-security-policy"] and staff["x-frame-options"] == "DENY"
