@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, select
+from zxcvbn import zxcvbn
 
 from bot.handoff_store import (
     Database,
@@ -34,6 +35,8 @@ from bot.staff_protocol import StaffInfo
 Role = Literal["agent", "admin"]
 ROLES: tuple[Role, ...] = ("agent", "admin")
 MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_SCORE = 3
+"""zxcvbn's scale: 3 = "safely unguessable: moderate protection from offline slow-hash scenario"."""
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 
 
@@ -94,7 +97,7 @@ class LocalAccounts:
 
     def add(self, username: str, password: str, display_name: str, team: str | None, role: Role) -> StaffIdentity:
         username = _check_username(username)
-        _check_password(password)
+        _check_password(password, username, display_name)
         if role not in ROLES:
             raise AccountError(f"role must be one of {', '.join(ROLES)}")
         if not display_name.strip():
@@ -112,7 +115,7 @@ class LocalAccounts:
 
     def set_password(self, username: str, password: str) -> None:
         """A new password ends every session of the account and lifts a lockout."""
-        _check_password(password)
+        _check_password(password, username)
         with self._db.session() as s:
             account = self._account(s, username)
             account.password_hash = self._hasher.hash(password)
@@ -269,8 +272,16 @@ def _check_username(username: str) -> str:
     return name
 
 
-def _check_password(password: str) -> None:
+def _check_password(password: str, *personal: str) -> None:
+    """At least MIN_PASSWORD_LENGTH characters and not guessable: zxcvbn (Dropbox's estimator, with its lists
+    of common passwords, names, keyboard patterns and repeats) must rate it 3 of 4 or better, judged also
+    against the account's own name ("aaaaaaaaaa", "passwort123", "qwertzuiop" are refused)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > 1024:
         raise AccountError("the password is longer than 1024 characters")
+    rating = zxcvbn(password[:100], user_inputs=[word for text in personal for word in text.split() if word])
+    if rating["score"] < MIN_PASSWORD_SCORE:
+        hint = rating["feedback"].get("warning") or "it is easy to guess"
+        raise AccountError(f"the password is too easy to guess ({hint.rstrip('.')}); use a longer phrase of "
+                           "unrelated words")

@@ -99,6 +99,9 @@ def test_cli_manages_accounts(env):
     assert "exists already" in staff_cli(data, "add", "agent", "--name", "X", password=PASSWORD).output
     short = staff_cli(data, "add", "neu", "--name", "Herr Neu", password="kurz")
     assert short.exit_code == 2 and "at least 10" in short.output
+    for guessable in ("aaaaaaaaaa", "passwort123", "qwertzuiop", "neu-neu-neu-neu"):  # issue 16, finding 4
+        refused = staff_cli(data, "add", "neu", "--name", "Herr Neu", password=guessable)
+        assert refused.exit_code == 2 and "too easy to guess" in refused.output, (guessable, refused.output)
     assert "role must be" in staff_cli(data, "add", "neu", "--name", "Herr Neu", "--role", "boss",
                                        password=PASSWORD).output
     assert "usernames are" in staff_cli(data, "add", "Neu Mann", "--name", "Herr Neu", password=PASSWORD).output
