@@ -109,7 +109,8 @@ class LoginFailure(Base):
     __tablename__ = "staff_login_failures"
 
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
-    """Lower-cased, and kept for names that do not exist too: lockout must not reveal which do."""
+    """The lower-cased name and a hash of the client address ("name@3f2a…"): a lockout holds for that pair,
+    so strangers cannot lock staff out. Kept for names that do not exist too: it must not reveal which do."""
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

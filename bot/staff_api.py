@@ -29,6 +29,7 @@ from pydantic import ValidationError
 import widget
 from bot.handoff_service import HandoffService, Outbox
 from bot.handoff_store import Conflict, Database, Forbidden, HandoffStore, NotFound, utcnow
+from bot.login_throttle import LoginThrottle
 from bot.protocol import AnswerResult, has_lone_surrogate
 from bot.staff_auth import LocalAccounts, LockedOut, LoginRefused, SessionInfo, Sessions, StaffIdentity
 from bot.staff_protocol import (
@@ -169,6 +170,7 @@ def staff_router(workspace: StaffWorkspace) -> APIRouter:
     store = workspace.store
     router = APIRouter(prefix="/staff", tags=["staff"], dependencies=[Depends(_no_store)])
     hashing = asyncio.Semaphore(2)  # argon2 is deliberately expensive: bound what a login flood can cost
+    throttle = LoginThrottle(settings.staff_login_limit_per_address, settings.staff_login_limit_overall)
 
     async def current(request: Request) -> SessionInfo:
         session = await asyncio.to_thread(sessions.resolve, request.cookies.get(COOKIE))
@@ -205,16 +207,23 @@ def staff_router(workspace: StaffWorkspace) -> APIRouter:
 
     @router.post("/api/login", response_model=LoginResponse)
     async def login(body: LoginRequest, request: Request, response: Response) -> LoginResponse:
-        """Username and password → session cookie and CSRF token. Repeated failures lock the name."""
+        """Username and password → session cookie and CSRF token. Repeated failures lock the name for the
+        address they come from; too many failures from one address, or from all together, are throttled."""
+        address = request.client.host if request.client else "unknown"
+        if (wait := throttle.retry_after(address)) is not None:
+            raise _error(429, "throttled", "Zu viele Fehlversuche. Bitte warten Sie einen Moment.",
+                         {"Retry-After": str(wait)})
         try:
             async with hashing:
-                identity = await asyncio.to_thread(workspace.accounts.authenticate, body.username, body.password)
+                identity = await asyncio.to_thread(workspace.accounts.authenticate, body.username, body.password,
+                                                   address)
         except LockedOut as exc:
             seconds = max(1, int((exc.until - utcnow()).total_seconds()) + 1)
             minutes = max(1, -(-seconds // 60))
             raise _error(429, "locked", f"Zu viele Fehlversuche. Bitte versuchen Sie es in {minutes} "
                          f"Minute{'n' if minutes != 1 else ''} erneut.", {"Retry-After": str(seconds)}) from None
         except LoginRefused:
+            throttle.failed(address)
             raise _error(401, "login_failed", "Benutzername oder Passwort ist falsch.") from None
         token, info = await asyncio.to_thread(sessions.create, identity)
         secure = settings.staff_cookie_secure

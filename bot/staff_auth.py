@@ -157,12 +157,14 @@ class LocalAccounts:
 
     # --- IdentityProvider -------------------------------------------------------------------------------
 
-    def authenticate(self, username: str, password: str) -> StaffIdentity:
-        """Check the password; count failures per name (existing or not) and lock the name after too many."""
+    def authenticate(self, username: str, password: str, address: str = "") -> StaffIdentity:
+        """Check the password; count failures per name (existing or not) and client address, and lock that
+        pair after too many: a stranger failing on a staff member's name locks only themselves out."""
         name = username.strip().lower()[:64]
+        key = f"{name[:40]}@{hashlib.sha256(address.encode()).hexdigest()[:20]}" if address else name
         now = utcnow()
         with self._db.session() as s:
-            failure = s.get(LoginFailure, name)
+            failure = s.get(LoginFailure, key)
             if failure and failure.locked_until and failure.locked_until > now:
                 raise LockedOut(failure.locked_until)
             account = s.scalar(select(StaffAccount).where(StaffAccount.username == name,
@@ -175,7 +177,7 @@ class LocalAccounts:
                     account.password_hash = self._hasher.hash(password)
                 return _identity(account)
             if failure is None:
-                failure = LoginFailure(username=name, failures=0)
+                failure = LoginFailure(username=key, failures=0)
                 s.add(failure)
             if failure.locked_until and failure.locked_until <= now:
                 failure.failures, failure.locked_until = 0, None

@@ -161,10 +161,25 @@ class Settings(BaseSettings):
     staff_session_minutes: float = Field(480, gt=0, description="Lifetime of a staff login session.")
     staff_lockout_attempts: int = Field(5, ge=1, description="Failed logins that lock an account name.")
     staff_lockout_minutes: float = Field(15, gt=0, description="How long a locked account name stays locked.")
+    staff_login_limit_per_address: str = Field("20 per 15 minutes", description=(
+        "Failed staff logins one client address may make (any names) before it is throttled (429)."))
+    staff_login_limit_overall: str = Field("100 per 5 minutes", description=(
+        "Failed staff logins from all addresses together before every login attempt is throttled (429)."))
     staff_cookie_secure: bool | None = Field(None, description="Secure flag of the staff session cookie; "
                                              "default: set when the request came over https.")
     staff_allowed_origins: Annotated[list[str], NoDecode] = Field(
         [], description="Origins (https://host) besides SiWi's own that may open the staff WebSocket.")
+
+    @field_validator("staff_login_limit_per_address", "staff_login_limit_overall")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is no rate such as '20 per 15 minutes' ({exc})") from None
+        return value
 
     @field_validator("always_human_topics", "handoff_on_failed_check_topics", "staff_allowed_origins", mode="before")
     @classmethod

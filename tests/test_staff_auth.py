@@ -231,3 +231,31 @@ def test_citizen_socket_cannot_send_staff_messages(env):
     # and the staff socket does not open without a staff session, whatever the citizen sends along
     with pytest.raises(Exception, match="403"):
         connect(f"{env.http.replace('http', 'ws')}/staff/ws", origin=env.http, open_timeout=10)
+
+
+def login_from(base: str, address: str, username: str, password: str = "falsch-falsch-falsch") -> httpx.Response:
+    """A login from another loopback address (127.0.0.2 …): another client, as the server sees it."""
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30) as client:
+        return client.post(f"{base}/staff/api/login", json={"username": username, "password": password})
+
+
+def test_strangers_cannot_lock_staff_out_and_guessing_is_throttled(env):
+    """Finding 4 of the privacy review: 40 failures over 10 names in 20 s from one address got no 429, and five
+    wrong attempts from anywhere locked a known name for 15 minutes."""
+    with env.start(staff_login_limit_per_address="8 per 15 minutes",
+                   staff_login_limit_overall="20 per 15 minutes") as live:
+        # a stranger fails on a staff member's name until that pair is locked …
+        codes = [login_from(live.http, "127.0.0.2", "agent").status_code for _ in range(4)]
+        assert codes[:2] == [401, 401] and codes[-1] == 429, codes
+        # … and the staff member, from their own address, still gets in
+        assert login_from(live.http, "127.0.0.1", "agent", PASSWORD).status_code == 200
+        # one address trying many names is throttled, whatever the names
+        spread = [login_from(live.http, "127.0.0.3", f"name{n}").status_code for n in range(10)]
+        assert spread[:8] == [401] * 8 and spread[8:] == [429, 429], spread
+        throttled = login_from(live.http, "127.0.0.3", "agent", PASSWORD)
+        assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) > 0
+        assert throttled.json()["detail"]["code"] == "throttled"
+        # many addresses together hit the overall limit (20 failures: 2 + 8 above, 10 more here)
+        for n in range(10):
+            login_from(live.http, f"127.0.0.{10 + n}", "admin")
+        assert login_from(live.http, "127.0.0.40", "someone").status_code == 429
