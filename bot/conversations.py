@@ -27,6 +27,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_opens(token: str | None, stored_hash: str) -> bool:
+    """Does this resume token open the conversation whose token hash is stored (constant-time)?"""
+    return bool(token) and hmac.compare_digest(token_hash(token or ""), stored_hash)
+
+
 @dataclass
 class _Conversation:
     token_hash: str
@@ -52,7 +57,7 @@ class ConversationStore:
         conversation = self._conversations.get(conversation_id)
         if conversation is None:
             return None
-        return bool(token) and hmac.compare_digest(token_hash(token or ""), conversation.token_hash)
+        return token_opens(token, conversation.token_hash)
 
     def history(self, conversation_id: str) -> list[Turn]:
         conversation = self._conversations.get(conversation_id)

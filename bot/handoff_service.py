@@ -12,12 +12,9 @@ handoff receives: a conversation id alone (ids may be chosen by clients) never o
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import math
 import re
-import secrets
 import statistics
 import time
 from collections import OrderedDict
@@ -29,6 +26,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from bot import messages
+from bot.conversations import new_resume_token, token_hash, token_opens
 from bot.emergency import is_emergency
 from bot.handoff import HumanTopics
 from bot.handoff_store import (
@@ -125,10 +123,6 @@ class _Pending:
     turns: list[Turn] = field(default_factory=list)
     no_answers: int = 0
     language: str = "de"
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class HandoffService:
@@ -326,7 +320,7 @@ class HandoffService:
         record = await self.db(self.store.get, conversation_id)
         if record is None:
             return None
-        return bool(token) and hmac.compare_digest(_hash(token), record.resume_token_hash)
+        return token_opens(token, record.resume_token_hash)
 
     async def resume(self, conversation_id: str, outbox: Outbox, after: int | None, token: str | None) -> None:
         """A reconnecting citizen (who showed the token) gets the staff messages after `after` and the current
@@ -376,16 +370,16 @@ class HandoffService:
         duty: the offline frame, and nothing is queued."""
         async with self._lock:
             record = await self.db(self.store.get, conversation_id)
-            if record is not None and not (token and hmac.compare_digest(_hash(token), record.resume_token_hash)):
+            if record is not None and not token_opens(token, record.resume_token_hash):
                 raise Forbidden(conversation_id)
             if record is not None and record.state in ("waiting", "assigned"):
                 return await self._frame_for(record), token
             if not self.on_duty():
                 return self.offline_frame(conversation_id, reason, language), token
-            token = token or secrets.token_urlsafe(24)
+            token = token or new_resume_token()
             pending = self._pending.pop(conversation_id, None)
-            record, added, _ = await self.db(self.store.open, conversation_id, reason, language, topic, _hash(token),
-                                             pending.turns if pending else [])
+            record, added, _ = await self.db(self.store.open, conversation_id, reason, language, topic,
+                                             token_hash(token), pending.turns if pending else [])
             self.subscribe(conversation_id, requester)
             frame = await self._frame_for(record)
             self._waiting_shown[conversation_id] = (frame.position, frame.wait_minutes, frame.text)

@@ -32,8 +32,9 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp, frame_ancestors: Iterable[str] = ()):
         self.app = app
-        self._policy = page_policy(frame_ancestors).encode()
-        self._same_origin_only = not list(frame_ancestors)
+        ancestors = tuple(frame_ancestors)
+        self._policy = page_policy(ancestors).encode()
+        self._same_origin_only = not ancestors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -109,9 +109,9 @@ class Retriever:
         retrieval did not bring them: a question about the fee of a service needs the service's fee section,
         even when its description ranked higher. Ordered by document rank, then position in the document."""
         have = {p.chunk_id for p in passages}
+        where = Filters(include_internal=include_internal).chroma_where()
         found: list[Passage] = []
         for source_id in list(dict.fromkeys(p.source_id for p in passages))[:documents]:
-            where = Filters(include_internal=include_internal).chroma_where()
             for hit in self._store.chunks_of(source_id, where):
                 if hit.chunk_id not in have and wanted(hit.metadata.get("headings", "")):
                     found.append(Passage.from_hit(hit))
