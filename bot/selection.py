@@ -99,7 +99,7 @@ def lead(sources: SourceSentences, chosen: list[SourceSentence]) -> str:
     Gebühren:". Without it a fee line ("Online-Reservierung: 2,60 Euro") does not say what it is about."""
     passage = sources.passages[chosen[0].source - 1]
     path = [part.strip() for part in (passage.headings or passage.title).split(">") if part.strip()]
-    if passage.title and (not path or path[0] != passage.title) and passage.title not in path:
+    if passage.title and passage.title not in path:
         path.insert(0, passage.title)
     return " – ".join(dict.fromkeys(path))
 
