@@ -44,7 +44,8 @@ class Index:
     lexical: LexicalIndex = field(init=False)
 
     def __post_init__(self) -> None:
-        self.lexical = LexicalIndex(self.store.all_chunks, self.store.version)
+        self.lexical = LexicalIndex(self.store.all_chunks, self.store.recent_count)
+        self.store.subscribe(self.lexical)
 
     def ingestor(self, settings: Settings) -> Ingestor:
         return Ingestor(Chunker(settings.chunk_size, settings.chunk_overlap), self.embedder, self.store)

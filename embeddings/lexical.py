@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -76,51 +76,90 @@ class LexicalHit:
 
 
 class LexicalIndex:
-    """BM25 over all chunks of the store. `load` gives (ids, texts, metadatas) and `version` tells when the
-    store changed; the index is rebuilt lazily on the next search after a change."""
+    """BM25 over all chunks of the store, kept current as the store changes. This process's writes arrive
+    through `upserted` / `deleted` (the store's write listener) and cost tokenising what was written; a
+    store size that differs from what the index holds means another process wrote, and the index reloads
+    from the store (paged). `load` gives (ids, texts, metadatas), `size` the store's current size."""
 
     def __init__(self, load: Callable[[], tuple[list[str], list[str], list[dict[str, Any]]]],
-                 version: Callable[[], Any]):
+                 size: Callable[[], int]):
         self._load = load
-        self._version = version
+        self._size = size
         self._lock = threading.Lock()
-        self._built_for: Any = object()
+        self._loaded = False
+        self._stale = True
+        self._tokens: dict[str, list[str]] = {}
+        self._metadata: dict[str, dict[str, Any]] = {}
         self._ids: list[str] = []
         self._metadatas: list[dict[str, Any]] = []
+        self._masks: dict[Hashable, np.ndarray] = {}
         self._bm25: bm25s.BM25 | None = None
+
+    def upserted(self, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
+        tokens = [tokenize(t) for t in texts]  # outside the lock: searches go on meanwhile
+        with self._lock:
+            if not self._loaded:
+                return  # the first search loads the whole store anyway
+            for cid, terms, meta in zip(ids, tokens, metadatas, strict=True):
+                self._tokens[cid] = terms
+                self._metadata[cid] = meta
+            self._stale = True
+
+    def deleted(self, ids: Sequence[str]) -> None:
+        with self._lock:
+            for cid in ids:
+                if self._tokens.pop(cid, None) is not None:
+                    self._metadata.pop(cid, None)
+                    self._stale = True
 
     def _ensure_current(self) -> None:
         with self._lock:
-            version = self._version()
-            if version == self._built_for:
+            if not self._loaded or self._size() != len(self._tokens):
+                ids, texts, metadatas = self._load()
+                self._tokens = {cid: tokenize(t) for cid, t in zip(ids, texts, strict=True)}
+                self._metadata = dict(zip(ids, metadatas, strict=True))
+                self._loaded, self._stale = True, True
+            if not self._stale:
                 return
-            ids, texts, metadatas = self._load()
-            self._ids, self._metadatas = ids, metadatas
+            # bm25s has no incremental update; indexing the kept tokens is fast (no re-tokenising).
+            self._ids = list(self._tokens)
+            self._metadatas = [self._metadata[cid] for cid in self._ids]
+            self._masks = {}
             self._bm25 = None
-            if ids:
+            if self._ids:
                 bm25 = bm25s.BM25()
-                bm25.index([tokenize(t) for t in texts], show_progress=False)
+                bm25.index([self._tokens[cid] for cid in self._ids], show_progress=False)
                 self._bm25 = bm25
-            self._built_for = version
+            self._stale = False
 
-    def search(self, query: str, k: int, where: Callable[[dict[str, Any]], bool] | None = None) -> list[LexicalHit]:
+    def _mask(self, where: Callable[[dict[str, Any]], bool], key: Hashable | None) -> np.ndarray:
+        """Which chunks pass the filter; computed once per filter and index state when the filter has a key."""
+        if key is not None and key in self._masks:
+            return self._masks[key]
+        mask = np.fromiter((1.0 if where(m) else 0.0 for m in self._metadatas), dtype=np.float32,
+                           count=len(self._metadatas))
+        if key is not None:
+            self._masks[key] = mask
+        return mask
+
+    def search(self, query: str, k: int, where: Callable[[dict[str, Any]], bool] | None = None,
+               where_key: Hashable | None = None) -> list[LexicalHit]:
+        """The k best chunks for `query` among those `where` accepts. `where_key` names the filter (equal keys,
+        equal filters), so that its mask is computed once, not per query."""
         self._ensure_current()
-        bm25 = self._bm25
-        if bm25 is None:
-            return []
-        terms = [t for t in tokenize(query) if t in bm25.vocab_dict]
-        if not terms:
-            return []
-        mask = None
-        if where is not None:
-            mask = np.fromiter((1.0 if where(m) else 0.0 for m in self._metadatas), dtype=np.float32,
-                               count=len(self._metadatas))
-            if not mask.any():
+        with self._lock:
+            bm25, ids = self._bm25, self._ids
+            if bm25 is None:
                 return []
-        k = min(k, len(self._ids))
+            terms = [t for t in tokenize(query) if t in bm25.vocab_dict]
+            if not terms:
+                return []
+            mask = self._mask(where, where_key) if where is not None else None
+        if mask is not None and not mask.any():
+            return []
+        k = min(k, len(ids))
         docs, scores = bm25.retrieve([terms], k=k, show_progress=False, weight_mask=mask)
-        return [LexicalHit(self._ids[int(i)], float(s)) for i, s in zip(docs[0], scores[0], strict=True)
-                if s > 0]
+        return [LexicalHit(ids[int(i)], float(s)) for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 30,

@@ -61,6 +61,10 @@ class Filters:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
+    def key(self) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
+        """Equal keys, equal filters: derived indexes cache what a filter selects under it."""
+        return self.include_internal, tuple(self.sources or ()), tuple(self.doc_types or ())
+
     def matches(self, meta: dict[str, Any]) -> bool:
         return ((self.include_internal or meta.get("visibility") == "public")
                 and (not self.sources or meta.get("source") in self.sources)
@@ -88,14 +92,14 @@ class Retriever:
         vector = self._embedder.embed_queries([query])[0]
         n = max(k, self._candidates)
         if mode == "vector":
-            return [Passage.from_hit(h) for h in self._store.query(vector, k, where=filters.chroma_where())]
+            return [Passage.from_hit(h) for h in self._store.query(vector, k, filters.chroma_where(), filters.matches)]
         assert self._lexical is not None
-        lexical = self._lexical.search(query, n if mode == "hybrid" else k, where=filters.matches)
+        lexical = self._lexical.search(query, n if mode == "hybrid" else k, filters.matches, filters.key())
         if mode == "bm25":
             scores = {h.chunk_id: h.score for h in lexical}
             return [Passage.from_hit(h, scores[h.chunk_id])
                     for h in self._store.get([h.chunk_id for h in lexical], vector)]
-        dense = self._store.query(vector, n, where=filters.chroma_where())
+        dense = self._store.query(vector, n, filters.chroma_where(), filters.matches)
         fused = reciprocal_rank_fusion([[h.chunk_id for h in dense], [h.chunk_id for h in lexical]],
                                        weights=[1.0, self._lexical_weight])[:k]
         known = {h.chunk_id: h for h in dense}
