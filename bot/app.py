@@ -8,20 +8,22 @@ import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 import widget
 from bot import messages
 from bot.conversations import ConversationStore, new_conversation_id
+from bot.fair_use import ClientGate, FairUseLimits, origin_allowed
 from bot.handoff_service import CitizenLink
 from bot.pipeline import AnswerPipeline
 from bot.protocol import (
@@ -49,7 +51,7 @@ from bot.protocol import (
 from bot.security_headers import SecurityHeaders
 from bot.services import Index
 from bot.staff_api import StaffWorkspace, build_workspace, staff_router
-from bot.worker import GenerationWorker, Job, Position, QueueFull
+from bot.worker import ClientQueueFull, GenerationWorker, Job, Position, QueueFull
 from siwi import __version__
 from siwi.settings import Settings
 from siwi.validation import describe
@@ -76,6 +78,13 @@ class Chat:
     _feedback_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     staff: StaffWorkspace | None = None
     """The human handoff and the staff workspace (bot/staff_api.py)."""
+    gate: ClientGate = field(default_factory=lambda: ClientGate(FairUseLimits()))
+    """Per-client limits on sockets and questions (bot/fair_use.py)."""
+
+    def origin_allowed(self, headers: Any, secure: bool) -> bool:
+        return origin_allowed(headers.get("origin"), headers.get("host", ""), secure,
+                              self.settings.allowed_origins)
+
 
     async def admit(self, conversation_id: str | None, token: str | None) -> tuple[str, str, bool]:
         """The conversation a client may continue: (id, resume token, with staff now). A new id when none is
@@ -107,19 +116,30 @@ class Chat:
                                         f"Zeichen).")
         return None
 
-    def submit(self, question: str, conversation_id: str, include_internal: bool = False) -> Job:
+    def submit(self, question: str, conversation_id: str, include_internal: bool = False, client: str = "") -> Job:
         """Queue the question for the model, or answer at once where no model is needed (emergencies)."""
         immediate = self.pipeline.immediate(question)
         if immediate is not None:
             return Job.finished(immediate)
         history = self.conversations.history(conversation_id)
-        return self.worker.submit(partial(self.pipeline.run, question, history, include_internal=include_internal))
+        return self.worker.submit(partial(self.pipeline.run, question, history, include_internal=include_internal),
+                                  client)
 
-    async def answer(self, question: str, conversation_id: str, include_internal: bool = False) -> AnswerResult:
-        """The final answer alone, for the HTTP APIs. Raises QueueFull."""
-        async for event in self.submit(question, conversation_id, include_internal).results():
-            if isinstance(event, AnswerResult):
-                return event
+    async def answer(self, question: str, conversation_id: str, include_internal: bool = False, client: str = "",
+                     gone: Callable[[], Awaitable[bool]] | None = None) -> AnswerResult | None:
+        """The final answer alone, for the HTTP APIs; None when `gone` said the caller left, which also stops
+        the work (waiting or generating). Raises QueueFull."""
+        job = self.submit(question, conversation_id, include_internal, client)
+        watch = asyncio.create_task(_cancel_when_gone(gone, job)) if gone is not None else None
+        try:
+            async for event in job.results():
+                if isinstance(event, AnswerResult):
+                    return event
+        finally:
+            if watch is not None:
+                watch.cancel()
+        if job.cancel.is_set():
+            return None
         raise RuntimeError("the pipeline produced no answer")
 
     def remember(self, conversation_id: str, answer: AnswerResult, client_message_id: str | None = None) -> None:
@@ -147,7 +167,8 @@ class Chat:
 
 def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
                staff: StaffWorkspace | None = None) -> FastAPI:
-    chat = Chat(settings, index, pipeline, GenerationWorker(settings.max_queue))
+    chat = Chat(settings, index, pipeline, GenerationWorker(settings.max_queue, settings.client_queue_share),
+                gate=ClientGate(FairUseLimits(settings.client_connections, settings.client_questions)))
     chat.staff = staff = staff or build_workspace(settings, index.retriever(settings), index.store)
     # The workspace's ask mode: the citizens' pipeline and queue, over public and internal documents.
     staff.ask = partial(chat.answer, include_internal=True)
@@ -182,16 +203,24 @@ def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.post("/api/ask", response_model=AskResponse, tags=["chat"], responses={
-        403: {"description": "The conversation exists and `resume_token` does not open it."},
+        403: {"description": "The conversation exists and `resume_token` does not open it, or the request "
+                            "comes from a page that is not allowed (SIWI_ALLOWED_ORIGINS)."},
         409: {"description": "The conversation is with staff: continue it in the chat."},
         422: {"description": "The question is empty, too long or not valid."},
+        429: {"description": "This client asked too many questions (rate_limited, with Retry-After) or "
+                            "already has its share of the queue waiting (too_many_waiting)."},
         503: {"description": "Too many questions are waiting for the model."}})
-    async def ask(request: AskRequest) -> AskResponse:
+    async def ask(request: AskRequest, http: Request) -> AskResponse | Response:
         """The same final answer as the WebSocket chat, as one JSON response. A follow-up names the
-        `conversation_id` and the `resume_token` of the first response."""
+        `conversation_id` and the `resume_token` of the first response. A request whose client has gone
+        is dropped from the queue or stopped mid-answer."""
+        if not chat.origin_allowed(http.headers, http.url.scheme == "https"):
+            raise HTTPException(status_code=403, detail=ErrorMessage(
+                code="origin_not_allowed", message=messages.text("origin_not_allowed", "de")).model_dump())
         error = chat.validate_text(request.question)
         if error:
             raise HTTPException(status_code=422, detail=error.model_dump())
+        client = http.client.host if http.client else "unknown"
         try:
             conversation_id, token, with_staff = await chat.admit(request.conversation_id, request.resume_token)
         except Refused:
@@ -200,10 +229,18 @@ def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
         if with_staff:
             raise HTTPException(status_code=409, detail=ErrorMessage(
                 code="with_staff", message=messages.text("conversation_with_staff", "de")).model_dump())
+        if (wait := chat.gate.question(client)) is not None:
+            raise HTTPException(status_code=429, detail=rate_limited(wait).model_dump(),
+                                headers={"Retry-After": str(wait)})
         try:
-            answer = await chat.answer(request.question, conversation_id)
+            answer = await chat.answer(request.question, conversation_id, client=client, gone=http.is_disconnected)
+        except ClientQueueFull:
+            raise HTTPException(status_code=429, detail=ErrorMessage(
+                code="too_many_waiting", message=messages.text("too_many_waiting", "de")).model_dump()) from None
         except QueueFull:
             raise HTTPException(status_code=503, detail="busy") from None
+        if answer is None:  # the client has gone; nobody reads this
+            return Response(status_code=499)
         chat.remember(conversation_id, answer)
         return AskResponse(conversation_id=conversation_id, resume_token=token, answer=answer)
 
@@ -244,6 +281,7 @@ class ChatSession:
         self._inbox: asyncio.Queue[UserMessage | None] = asyncio.Queue()
         self._current: Job | None = None
         self._conversation_id = ""
+        self._client = websocket.client.host if websocket.client else "unknown"
         assert chat.staff is not None
         self._link = CitizenLink(chat.staff.service, self.send)
 
@@ -253,6 +291,21 @@ class ChatSession:
 
     async def run(self, conversation_id: str | None, resume_token: str | None = None,
                   after: int | None = None) -> None:
+        if not self._chat.origin_allowed(self._ws.headers, self._ws.url.scheme in ("wss", "https")):
+            await self._ws.close(code=4403)  # before accepting: the browser sees the handshake refused (403)
+            return
+        if not self._chat.gate.connect(self._client):
+            await self._ws.accept()
+            await self.send(ErrorMessage(code="too_many_connections",
+                                         message=messages.text("too_many_connections", "de")))
+            await self._ws.close(code=1008)
+            return
+        try:
+            await self._converse(conversation_id, resume_token, after)
+        finally:
+            self._chat.gate.disconnect(self._client)
+
+    async def _converse(self, conversation_id: str | None, resume_token: str | None, after: int | None) -> None:
         await self._ws.accept()
         cid = conversation_id if conversation_id and _valid_id(conversation_id) else None
         refused = None
@@ -283,7 +336,14 @@ class ChatSession:
         limit = self._chat.settings.max_message_chars
         try:
             while True:
-                frame = await self._ws.receive()
+                try:
+                    frame = await asyncio.wait_for(self._ws.receive(), self._chat.settings.idle_timeout_s)
+                except TimeoutError:
+                    if self._current is not None or not self._inbox.empty():
+                        continue  # the client waits for an answer: that is not idle
+                    await self.send(ErrorMessage(code="idle_timeout", message=messages.text("idle_timeout", "de")))
+                    await self._ws.close(code=1000)
+                    break
                 if frame["type"] == "websocket.disconnect":
                     break
                 if frame.get("text") is None:
@@ -322,7 +382,11 @@ class ChatSession:
                     await self._link.handle(message)
                 elif error := self._chat.validate_text(message.text):
                     await self.send(error)
-                elif not await self._link.to_staff(message):  # with staff, messages go to them, not the bot
+                elif await self._link.to_staff(message):  # with staff, messages go to them, not the bot
+                    pass
+                elif (wait := self._chat.gate.question(self._client)) is not None:
+                    await self.send(rate_limited(wait))
+                else:
                     await self._inbox.put(message)
         except (WebSocketDisconnect, RuntimeError):
             pass
@@ -347,7 +411,10 @@ class ChatSession:
         if await self._link.intercept(message, conversation_id):  # an always-human topic: straight to staff
             return
         try:
-            self._current = self._chat.submit(message.text, conversation_id)
+            self._current = self._chat.submit(message.text, conversation_id, client=self._client)
+        except ClientQueueFull:
+            await self.send(ErrorMessage(code="too_many_waiting", message=messages.text("too_many_waiting", "de")))
+            return
         except QueueFull:
             await self.send(ErrorMessage(code="busy", message="Im Moment sind viele Anfragen in Bearbeitung. "
                                                               "Bitte versuchen Sie es gleich noch einmal."))
@@ -379,3 +446,16 @@ class ChatSession:
 
 def _valid_id(value: str) -> bool:
     return 0 < len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
+
+def rate_limited(wait: int) -> ErrorMessage:
+    """The client asked too many questions in the window: how long to wait."""
+    return ErrorMessage(code="rate_limited", message=messages.text("rate_limited", "de", seconds=wait))
+
+
+async def _cancel_when_gone(gone: Callable[[], Awaitable[bool]], job: Job, every: float = 0.25) -> None:
+    """Stop the job (waiting or generating) once its HTTP client has disconnected."""
+    while not job.cancel.is_set():
+        if await gone():
+            job.cancel.set()
+            return
+        await asyncio.sleep(every)

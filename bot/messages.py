@@ -46,6 +46,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "conversation_not_yours": "Diese Verbindung gehört zu einem anderen Gespräch.",
         "conversation_with_staff": "Dieses Gespräch führt gerade eine Mitarbeiterin oder ein Mitarbeiter. Bitte "
                                    "setzen Sie es im Chat fort.",
+        # fair use (bot/fair_use.py)
+        "rate_limited": "Sie haben in kurzer Zeit sehr viele Fragen gestellt. Bitte warten Sie {seconds} Sekunden "
+                        "und fragen Sie dann erneut.",
+        "too_many_waiting": "Ihre vorigen Fragen werden noch beantwortet. Bitte warten Sie auf die Antworten, "
+                            "bevor Sie weitere Fragen stellen.",
+        "too_many_connections": "Von Ihrem Anschluss sind bereits sehr viele Chats geöffnet. Bitte schließen Sie "
+                                "einen davon und versuchen Sie es erneut.",
+        "idle_timeout": "Der Chat wurde nach längerer Inaktivität beendet. Sie können jederzeit neu beginnen.",
+        "origin_not_allowed": "Diese Seite darf den Chat nicht verwenden.",
     },
     "en": {
         "no_answer": "I'm sorry, my sources don't contain reliable information on that. "
@@ -87,6 +96,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "source_lead": "From “{title}” (the source is in German):",
         "conversation_with_staff": "A member of staff is handling this conversation. Please continue it in the "
                                    "chat.",
+        "rate_limited": "You have asked a great many questions in a short time. Please wait {seconds} seconds and "
+                        "ask again.",
+        "too_many_waiting": "Your previous questions are still being answered. Please wait for the answers before "
+                            "asking more.",
+        "too_many_connections": "A great many chats are already open from your connection. Please close one and "
+                                "try again.",
+        "idle_timeout": "The chat was closed after a long time without activity. You can start again at any time.",
+        "origin_not_allowed": "This page may not use the chat.",
     },
 }
 

@@ -196,7 +196,8 @@ class ErrorMessage(_Message):
     type: Literal["error"] = "error"
     code: Literal["invalid_json", "invalid_message", "unsupported_frame", "empty_message", "message_too_long",
                   "busy", "internal_error", "unknown_conversation", "forbidden", "consent_required",
-                  "invalid_contact", "not_in_handoff", "with_staff", "invalid_text"]
+                  "invalid_contact", "not_in_handoff", "with_staff", "invalid_text", "rate_limited",
+                  "too_many_waiting", "too_many_connections", "idle_timeout", "origin_not_allowed"]
     message: str
 
 

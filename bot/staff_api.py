@@ -27,6 +27,7 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import ValidationError
 
 import widget
+from bot.fair_use import origin_allowed
 from bot.handoff_service import HandoffService, Outbox
 from bot.handoff_store import Conflict, Database, Forbidden, HandoffStore, NotFound, utcnow
 from bot.login_throttle import LoginThrottle
@@ -409,12 +410,9 @@ class StaffConnection:
 
     def _origin_ok(self) -> bool:
         """Browsers always send Origin on WebSockets; cookies alone would let any page open this socket."""
-        origin = self._ws.headers.get("origin")
-        if not origin:
-            return False
-        scheme = "https" if self._ws.url.scheme in ("wss", "https") else "http"
-        return origin == f"{scheme}://{self._ws.headers.get('host', '')}" \
-            or origin in self._workspace.settings.staff_allowed_origins
+        return origin_allowed(self._ws.headers.get("origin"), self._ws.headers.get("host", ""),
+                              self._ws.url.scheme in ("wss", "https"), self._workspace.settings.staff_allowed_origins,
+                              required=True)
 
     async def run(self) -> None:
         if not self._origin_ok():

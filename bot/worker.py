@@ -1,6 +1,10 @@
 """One generation queue per process. Generation is CPU-bound: two chats generating at once on two cores
 would both be slow, so jobs run one after another, waiting clients learn their position, and a job whose
-client has gone is skipped or stopped mid-generation."""
+client has gone is skipped or stopped mid-generation.
+
+Fair to clients (a client is a network address): one client holds at most a share of the queue, and the
+queue is served round-robin across clients, each client's questions in their order. A client that sends
+twenty questions at once waits behind its own, not in front of everyone else's."""
 
 from __future__ import annotations
 
@@ -20,6 +24,10 @@ class QueueFull(RuntimeError):
     pass
 
 
+class ClientQueueFull(QueueFull):
+    """This client already holds its share of the queue; others may still get a place."""
+
+
 @dataclass(frozen=True)
 class Position:
     position: int
@@ -37,6 +45,9 @@ class Job:
     loop: asyncio.AbstractEventLoop
     cancel: threading.Event = field(default_factory=threading.Event)
     events: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    client: str = ""
+    position: int = 0
+    """Last place in the queue told to the client (0: not told)."""
 
     @classmethod
     def finished(cls, *events: Any) -> Job:
@@ -62,8 +73,12 @@ class Job:
 
 
 class GenerationWorker:
-    def __init__(self, max_queue: int):
+    def __init__(self, max_queue: int, client_share: float = 1.0):
         self._max_queue = max_queue
+        self._per_client = max(1, int(max_queue * client_share))
+        self._served: dict[str, int] = {}
+        """client → number of the job last started for it (round-robin: the longest unserved goes first)."""
+        self._started = 0
         self._pending: list[Job] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -86,24 +101,51 @@ class GenerationWorker:
             except asyncio.CancelledError:
                 pass
 
-    def submit(self, function: JobFunction) -> Job:
+    def submit(self, function: JobFunction, client: str = "") -> Job:
         if len(self._pending) >= self._max_queue:
             raise QueueFull(f"{len(self._pending)} chats are waiting")
-        job = Job(function, asyncio.get_running_loop())
+        if client and sum(1 for job in self._pending if job.client == client) >= self._per_client:
+            raise ClientQueueFull(f"{self._per_client} questions of this client are waiting")
+        job = Job(function, asyncio.get_running_loop(), client=client)
         self._pending.append(job)
         if self.busy or len(self._pending) > 1:
-            job.events.put_nowait(Position(len(self._pending)))
+            self._tell_positions(job)
         self._wakeup.set()
         return job
+
+    def _order(self) -> list[Job]:
+        """The waiting jobs in the order they will run: round-robin over clients, the client served longest
+        ago first, each client's jobs in arrival order."""
+        queues: dict[str, list[Job]] = {}
+        for job in self._pending:
+            queues.setdefault(job.client, []).append(job)
+        clients = sorted(queues, key=lambda c: self._served.get(c, -1))
+        order: list[Job] = []
+        while any(queues.values()):
+            for client in clients:
+                if queues[client]:
+                    order.append(queues[client].pop(0))
+        return order
+
+    def _tell_positions(self, new: Job | None = None) -> None:
+        """Every waiting job learns its place when it changed; `new` learns it in any case."""
+        for index, job in enumerate(self._order(), 1):
+            if job is new or job.position != index:
+                job.position = index
+                job.events.put_nowait(Position(index))
 
     async def _run(self) -> None:
         while True:
             while not self._pending:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            job = self._pending.pop(0)
-            for index, waiting in enumerate(self._pending, 1):
-                waiting.events.put_nowait(Position(index))
+            job = self._order()[0]
+            self._pending.remove(job)
+            self._started += 1
+            waiting = {other.client for other in self._pending}
+            self._served = {c: n for c, n in self._served.items() if c in waiting}
+            self._served[job.client] = self._started
+            self._tell_positions()
             if job.cancel.is_set():
                 job.events.put_nowait(_Done())
                 continue

@@ -122,6 +122,18 @@ class Settings(BaseSettings):
     max_history_turns: int = Field(6, ge=0, description="Earlier turns used to rewrite follow-ups.")
     max_queue: int = Field(32, ge=1, description="Chats waiting for the model before new ones are refused.")
 
+    # --- fair use: no client (network address) can take all capacity (bot/fair_use.py) -------------------
+    client_queue_share: float = Field(0.25, gt=0, le=1, description=(
+        "Share of MAX_QUEUE one client may hold; the queue is served round-robin across clients."))
+    client_connections: int = Field(20, ge=1, description="Open chat sockets per client.")
+    client_questions: str = Field("20 per minute", description="Questions per client (chat and /api/ask), "
+                                  "e.g. '20 per minute'; more are refused with error rate_limited / HTTP 429.")
+    idle_timeout_s: float = Field(900, gt=0, description=(
+        "A chat socket that sends nothing (not even the widget's ping) for this long is closed."))
+    allowed_origins: Annotated[list[str], NoDecode] = Field([], description=(
+        "Origins of the pages that embed the widget (https://www.kreis.example), besides SiWi's own: only "
+        "these pages may open /ws/chat and call /api/ask from a browser. Comma-separated."))
+
     # --- contact offered on no_answer / handoff (the defaults are example data) -----------------------
     contact_phone: str = "02799 333-0"
     contact_email: str = "info@kreis-lindenau.example"
@@ -170,7 +182,7 @@ class Settings(BaseSettings):
     staff_allowed_origins: Annotated[list[str], NoDecode] = Field(
         [], description="Origins (https://host) besides SiWi's own that may open the staff WebSocket.")
 
-    @field_validator("staff_login_limit_per_address", "staff_login_limit_overall")
+    @field_validator("staff_login_limit_per_address", "staff_login_limit_overall", "client_questions")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse
@@ -181,7 +193,8 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is no rate such as '20 per 15 minutes' ({exc})") from None
         return value
 
-    @field_validator("always_human_topics", "handoff_on_failed_check_topics", "staff_allowed_origins", mode="before")
+    @field_validator("always_human_topics", "handoff_on_failed_check_topics", "staff_allowed_origins",
+                     "allowed_origins", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
