@@ -24,6 +24,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -49,13 +50,19 @@ Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 # [2], [2.3], [2.3, 1.1], [2,3]; the model sometimes uses round brackets for ids.
 MARKER = re.compile(r"\s*[\[(]((?:\d+(?:\.\d+)?)(?:\s*[,;]\s*\d+(?:\.\d+)?)*)[\])]")
 # Words that state a relation rather than a claim of their own: "Die Gebühr beträgt …", "Sie brauchen …".
-LIGHT_WORDS = frozenset(tokenize(
+_LIGHT_WORDS = (
     "kosten kostet beträgt betragen gebühr gebühren zahlen bezahlen benötigen brauchen erhalten bekommen "
     "müssen muss können kann dürfen darf sollten möglich gibt geben liegt liegen gilt gelten beantragen "
     "stellen vorlegen mitbringen informationen information frage antwort bitte gern gerne folgende folgendes "
     "dafür dazu hierfür außerdem zusätzlich insgesamt jeweils etwa rund circa ca euro uhr sowie bzw "
     "laut quelle quellen angaben demnach gemäß entsprechend wann warum weshalb wieso wozu womit woher wohin wieviel "
-    "cost costs fee fees need needs pay get must can may apply please following according source"))
+    "cost costs fee fees need needs pay get must can may apply please following according source")
+
+
+@lru_cache(maxsize=1)
+def light_words() -> frozenset[str]:
+    """Stems of _LIGHT_WORDS, on first use: tokenising loads the compound splitter, which takes seconds."""
+    return frozenset(tokenize(_LIGHT_WORDS))
 # A negated claim is the opposite claim: "ist nicht verfahrensfrei" never supports "ist verfahrensfrei".
 NEGATION = re.compile(r"\b(nicht|kein\w*|nie|niemals|ohne|not|no|never|without|cannot|can't)\b", re.IGNORECASE)
 CONTENT_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
@@ -70,7 +77,7 @@ def content_stems(text: str) -> set[str]:
     """Stemmed content words (compound parts included), without the relation words above, without bare
     numbers and without the words inside e-mail addresses and URLs (facts are compared exactly, on their
     own; "bauaufsicht@kreis-lindenau.example" is no statement about the Bauaufsicht)."""
-    return {t for t in tokenize(ADDRESS.sub(" ", text)) if not t.isdigit()} - LIGHT_WORDS
+    return {t for t in tokenize(ADDRESS.sub(" ", text)) if not t.isdigit()} - light_words()
 
 
 def names(text: str) -> list[tuple[str, frozenset[str]]]:
@@ -78,8 +85,8 @@ def names(text: str) -> list[tuple[str, frozenset[str]]]:
     found = []
     for match in NAME.finditer(re.sub(r"-(?=\w)", " ", text)):  # "Online-Umschreibung": two names
         terms = [t for t in tokenize(match.group()) if not t.isdigit()]
-        if terms and terms[0] not in LIGHT_WORDS:
-            found.append((terms[0], frozenset(terms[1:]) - LIGHT_WORDS))
+        if terms and terms[0] not in light_words():
+            found.append((terms[0], frozenset(terms[1:]) - light_words()))
     return found
 
 
@@ -292,13 +299,13 @@ class CitationChecker:
         negated = bool(NEGATION.search(text))
         sentence_names = [] if cross_language else names(text)
         # which fact each word of the sentence is about: once per sentence, compared with each candidate
-        bound = {} if cross_language or not sentence_facts else bindings(text, LIGHT_WORDS)[0]
+        bound = {} if cross_language or not sentence_facts else bindings(text, light_words())[0]
         for candidate in candidates:
             available = candidate.stems | candidate.context
             overlap = len(stems & available) / len(stems) if stems else 1.0
             ok = (covered(sentence_facts, set(candidate.facts)) and (cross_language or overlap >= self.min_overlap)
                   and negated == bool(NEGATION.search(candidate.span.text)) and named(sentence_names, available)
-                  and not misplaced(bound, candidate.span.text, LIGHT_WORDS))
+                  and not misplaced(bound, candidate.span.text, light_words()))
             scored.append((overlap, ok, candidate))
         best_overlap = max(overlap for overlap, _, _ in scored)
         passing = [(overlap, c) for overlap, ok, c in scored if ok]

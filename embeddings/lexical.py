@@ -22,7 +22,6 @@ import bm25s
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_GERMAN
-from compound_split import char_split
 
 # bm25s sets its own logger to DEBUG on import, which would print its progress notes to every user.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -36,13 +35,22 @@ _MIN_COMPOUND = 8
 _MIN_PART = 3
 
 
+@lru_cache(maxsize=1)
+def _char_split():
+    """compound-split's module, imported on first use: its n-gram tables take seconds to import, which every
+    CLI run (an unchanged re-ingest, `siwi --help`) would pay otherwise."""
+    from compound_split import char_split
+
+    return char_split
+
+
 @lru_cache(maxsize=200_000)
 def compound_parts(word: str) -> tuple[str, ...]:
     """Parts of a German closed compound, recursively ("abfallgebührensatzung" → abfall, gebühren, satzung);
     empty when the word does not look like one."""
     if len(word) < _MIN_COMPOUND or not word.isalpha():
         return ()
-    best = char_split.split_compound(word)[0]
+    best = _char_split().split_compound(word)[0]
     score, head, tail = best[0], best[1].lower(), best[2].lower()
     if score < _SPLIT_CONFIDENCE or len(head) < _MIN_PART or len(tail) < _MIN_PART:
         return ()
