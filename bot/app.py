@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 import widget
-from bot import messages
+from bot import messages, retention
 from bot.conversations import ConversationStore, new_conversation_id
 from bot.fair_use import ClientGate, FairUseLimits, origin_allowed
 from bot.handoff_service import CitizenLink
@@ -159,10 +159,8 @@ class Chat:
                   "client_message_id": feedback.client_message_id, "rating": feedback.rating, "comment": comment,
                   "answer": self.answers.get((conversation_id, feedback.client_message_id))}
         path = self.settings.data_dir / "feedback.jsonl"
-        with self._feedback_lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as file:
-                file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        with self._feedback_lock, retention.feedback_file(path) as file:  # 0600, locked against a purge
+            file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
@@ -173,10 +171,25 @@ def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
     # The workspace's ask mode: the citizens' pipeline and queue, over public and internal documents.
     staff.ask = partial(chat.answer, include_internal=True)
 
+    async def purge_on_schedule() -> None:
+        """Retention (bot/retention.py): what is older than SIWI_RETENTION_DAYS goes, every hour."""
+        while True:
+            before = datetime.now(UTC) - timedelta(days=settings.retention_days)
+            try:
+                removed = await asyncio.to_thread(retention.purge, staff.store, settings.data_dir / "feedback.jsonl",
+                                                  before)
+                if any(removed.values()):
+                    log.info("retention: removed %s", removed)
+            except Exception:
+                log.exception("retention purge failed")
+            await asyncio.sleep(3600)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         chat.worker.start()
+        purging = asyncio.create_task(purge_on_schedule(), name="siwi-retention")
         yield
+        purging.cancel()
         await chat.worker.stop()
         staff.close()
 

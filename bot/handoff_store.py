@@ -16,6 +16,7 @@ other schema change needs a migration (Alembic) before release.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     inspect,
@@ -217,6 +219,10 @@ class Database:
             if parsed.get_backend_name() == "sqlite":
                 if parsed.database and parsed.database != ":memory:":
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                    # Transcripts and callback numbers: readable by SiWi's user only (SQLite gives its
+                    # journal and WAL files the database file's permissions).
+                    os.close(os.open(parsed.database, os.O_CREAT | os.O_WRONLY, 0o600))
+                    os.chmod(parsed.database, 0o600)
                 options["connect_args"] = {"check_same_thread": False, "timeout": 30}
             else:
                 options["pool_pre_ping"] = True
@@ -575,6 +581,50 @@ class HandoffStore:
             if since is not None:
                 query = query.where(FeedbackRow.created_at >= since)
             return [_feedback(row) for row in s.scalars(query)]
+
+    # --- retention and the rights of data subjects (bot/retention.py) ------------------------------------
+
+    def purge(self, before: datetime) -> dict[str, int]:
+        """Delete what is older than `before`: handed-off conversations that ended (or last changed) before
+        it, with their messages; callback requests and feedback created before it."""
+        with self.db.session() as s:
+            ended = func.coalesce(HandoffConversation.closed_at, HandoffConversation.updated_at)
+            old = select(HandoffConversation.id).where(ended < before)
+            messages = s.execute(delete(HandoffMessage).where(HandoffMessage.conversation_id.in_(old))).rowcount
+            conversations = s.execute(delete(HandoffConversation).where(HandoffConversation.id.in_(old))).rowcount
+            callbacks = s.execute(delete(CallbackRequestRow).where(CallbackRequestRow.created_at < before)).rowcount
+            feedback = s.execute(delete(FeedbackRow).where(FeedbackRow.created_at < before)).rowcount
+        return {"conversations": conversations, "messages": messages, "callbacks": callbacks, "feedback": feedback}
+
+    def export(self, conversation_id: str) -> dict[str, Any]:
+        """Everything stored about one conversation (Art. 15 DSGVO): the handoff, its messages, callback
+        requests and feedback."""
+        with self.db.session() as s:
+            row = s.get(HandoffConversation, conversation_id)
+            handoff = None if row is None else {
+                "state": row.state, "reason": row.reason, "language": row.language, "topic": row.topic,
+                "created_at": row.created_at, "closed_at": row.closed_at, "close_note": row.close_note,
+                "messages": [{"seq": m.seq, "role": m.role, "text": m.text, "staff_name": m.staff_name,
+                              "created_at": m.created_at, "event": m.event}
+                             for m in s.scalars(select(HandoffMessage).where(
+                                 HandoffMessage.conversation_id == conversation_id).order_by(HandoffMessage.seq))]}
+            callbacks = [_callback(c, None).model_dump(exclude={"done_by"}) for c in s.scalars(
+                select(CallbackRequestRow).where(CallbackRequestRow.conversation_id == conversation_id))]
+            feedback = [_feedback(f).model_dump() for f in s.scalars(
+                select(FeedbackRow).where(FeedbackRow.conversation_id == conversation_id))]
+        return {"handoff": handoff, "callbacks": callbacks, "feedback": feedback}
+
+    def erase(self, conversation_id: str) -> dict[str, int]:
+        """Delete everything stored about one conversation (Art. 17 DSGVO)."""
+        with self.db.session() as s:
+            messages = s.execute(delete(HandoffMessage).where(
+                HandoffMessage.conversation_id == conversation_id)).rowcount
+            conversations = s.execute(delete(HandoffConversation).where(
+                HandoffConversation.id == conversation_id)).rowcount
+            callbacks = s.execute(delete(CallbackRequestRow).where(
+                CallbackRequestRow.conversation_id == conversation_id)).rowcount
+            feedback = s.execute(delete(FeedbackRow).where(FeedbackRow.conversation_id == conversation_id)).rowcount
+        return {"conversations": conversations, "messages": messages, "callbacks": callbacks, "feedback": feedback}
 
     def ratings(self) -> dict[str, str]:
         """The latest rating per conversation, for the export of closed conversations."""

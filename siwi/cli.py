@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +24,8 @@ eval_app = typer.Typer(help="Answer-quality evaluation with test sets (eval/READ
 app.add_typer(eval_app, name="eval")
 staff_app = typer.Typer(help="Staff accounts of the workspace at /staff (docs/staff.md).", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
+privacy_app = typer.Typer(help="Retention and the rights of data subjects (docs/privacy.md).", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
 
 console = Console()
 err = Console(stderr=True)
@@ -40,6 +44,8 @@ def main(
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    # What SiWi writes (index, database, feedback, reports) may hold personal data: its user's alone.
+    os.umask(0o077)
     try:
         ctx.obj = load_settings(config)
     except (FileNotFoundError, ValueError) as exc:
@@ -239,6 +245,55 @@ _PASSWORD_STDIN = typer.Option("--password-stdin", help="Read the password from 
                                "(for scripts) instead of asking.")
 
 
+def _handoff_store(settings: Settings):
+    from bot.handoff_store import Database, DatabaseError, HandoffStore
+
+    try:
+        return HandoffStore(Database(settings.resolved_database_url))
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+
+
+@privacy_app.command("purge")
+def privacy_purge(
+    ctx: typer.Context,
+    days: Annotated[int | None, typer.Option(min=0, help="Keep this many days; default SIWI_RETENTION_DAYS.")] = None,
+) -> None:
+    """Delete handoff transcripts, callback requests and feedback older than the retention period (the
+    server also does this every hour)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot import retention
+
+    settings: Settings = ctx.obj
+    kept = settings.retention_days if days is None else days
+    removed = retention.purge(_handoff_store(settings), settings.data_dir / "feedback.jsonl",
+                              datetime.now(UTC) - timedelta(days=kept))
+    console.print(f"Older than {kept} days removed: " + ", ".join(f"{n} {what}" for what, n in removed.items()),
+                  highlight=False)
+
+
+@privacy_app.command("export")
+def privacy_export(ctx: typer.Context, conversation_id: Annotated[str, typer.Argument()]) -> None:
+    """Print everything stored about one conversation as JSON (Art. 15 DSGVO)."""
+    from bot import retention
+
+    settings: Settings = ctx.obj
+    data = retention.export(_handoff_store(settings), settings.data_dir / "feedback.jsonl", conversation_id)
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@privacy_app.command("delete")
+def privacy_delete(ctx: typer.Context, conversation_id: Annotated[str, typer.Argument()]) -> None:
+    """Delete everything stored about one conversation (Art. 17 DSGVO)."""
+    from bot import retention
+
+    settings: Settings = ctx.obj
+    removed = retention.erase(_handoff_store(settings), settings.data_dir / "feedback.jsonl", conversation_id)
+    console.print(f"Removed for {conversation_id}: " + ", ".join(f"{n} {what}" for what, n in removed.items()),
+                  highlight=False)
+
+
 @staff_app.command("add")
 def staff_add(
     ctx: typer.Context,
@@ -427,7 +482,8 @@ def _run_settings(settings: Settings, server: str | None) -> dict[str, object]:
             "prompt_lines": settings.prompt_lines, "select_top_k": settings.select_top_k,
             "select_min_score": settings.select_min_score, "select_min_terms": settings.select_min_terms,
             "select_keep_ratio": settings.select_keep_ratio, "select_max_lines": settings.select_max_lines,
-            "min_relevance_other_language": settings.min_relevance_other_language}
+            "min_relevance_other_language": settings.min_relevance_other_language,
+            "select_fallback": settings.select_fallback}
 
 
 def _missing_knowledge(sources_file: Path) -> str | None:

@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     select_min_terms: float = Field(0.2, ge=0.0, le=1.0, description=(
         "Share of the question's words (weighted by rarity) the best line must contain, else no_answer."))
     select_max_lines: int = Field(2, ge=1, le=10, description="Lines shown for a question that is no list.")
+    select_fallback: bool = Field(True, description=(
+        "generate mode: when no sentence of the model's answer passes the check (or the model finds no answer), "
+        "show the source lines that select mode finds instead, if one clears SELECT_MIN_SCORE and "
+        "SELECT_MIN_TERMS; false = no_answer as before."))
 
     # --- citation check (bot/citations.py) --------------------------------------------------------------
     check_min_overlap: float = Field(0.75, ge=0.0, le=1.0, description=(
@@ -121,6 +125,9 @@ class Settings(BaseSettings):
         "browser needs internet access); /openapi.json is always served."))
     max_history_turns: int = Field(6, ge=0, description="Earlier turns used to rewrite follow-ups.")
     max_queue: int = Field(32, ge=1, description="Chats waiting for the model before new ones are refused.")
+    retention_days: int = Field(30, ge=1, description=(
+        "Days after which handoff transcripts, callback requests and feedback are deleted (hourly by the "
+        "server, and by `siwi privacy purge`); docs/privacy.md."))
 
     # --- fair use: no client (network address) can take all capacity (bot/fair_use.py) -------------------
     client_queue_share: float = Field(0.25, gt=0, le=1, description=(

@@ -4,6 +4,7 @@ is inspected in-process."""
 from __future__ import annotations
 
 import shutil
+import stat
 import textwrap
 from pathlib import Path
 
@@ -45,6 +46,10 @@ def test_sources_file_is_ingested_source_by_source(site: Path, tmp_path: Path, e
     result = siwi(["ingest"], SIWI_DATA_DIR=str(data), SIWI_SOURCES_FILE=str(site / "sources.yaml"))
     assert result.returncode == 0, result.stderr
     assert "buergerinfo: 3 added" in result.stdout and "intern: 1 added" in result.stdout
+    # Everything the CLI writes is readable by SiWi's user only (it may hold personal data; issue 16).
+    written = [p for p in data.rglob("*")]
+    assert written and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in written), \
+        [(str(p), oct(p.stat().st_mode)) for p in written if p.stat().st_mode & 0o077]
 
     settings = Settings(data_dir=data)
     retriever = build_index(settings, embedder).retriever(settings)

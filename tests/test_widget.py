@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -352,6 +353,9 @@ def test_feedback_is_validated_stored_and_acknowledged(site):
     assert second["comment"] == "Bitte mit Öffnungszeiten."
     assert second["answer"]["text"] == answer["text"] and second["answer"]["outcome"] == "handoff"
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", second["time"])
+    # Comments and transcripts may hold personal data: readable by SiWi's user only (issue 16).
+    assert stat.S_IMODE(site.feedback_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((site.settings.data_dir / "siwi.db").stat().st_mode) == 0o600
 
 
 # --- the browser tests -----------------------------------------------------------------------------------
