@@ -69,6 +69,7 @@ class PipelineOptions:
     answer_mode: str = "generate"
     select_top_k: int = 8
     prompt_lines: int = 0
+    select_fallback: bool = True
 
 
 class AnswerPipeline:
@@ -142,11 +143,8 @@ class AnswerPipeline:
             yield result(messages.text("no_answer", language), "no_answer", standalone)
             return
 
-        if ranking and (asked := analyse(german)).asks:
-            # The asked field of the best services (their fees, documents, hours …), if retrieval missed it.
-            passages = passages + self._retriever.sections(
-                passages, lambda headings: any(ask.sections is not None and ask.sections.search(headings)
-                                               for ask in asked.asks), include_internal)
+        if ranking:
+            passages = self._with_asked_sections(german, passages, include_internal)
         sources = SourceSentences(passages)
         cross_language = language != "de"
         if selecting:
@@ -192,12 +190,19 @@ class AnswerPipeline:
             return
         timings["generation"] = time.perf_counter() - started - timings["rewrite"] - timings["retrieval"]
 
-        if NO_ANSWER_TOKEN in raw:
-            yield result(messages.text("no_answer", language), "no_answer", standalone)
-            return
-        checked += self._check(raw[done:], sources, cross_language, query)
-        if not any(s.verdict in ("supported", "fixed", "quoted") for s in checked) \
+        if NO_ANSWER_TOKEN not in raw:
+            checked += self._check(raw[done:], sources, cross_language, query)
+        if NO_ANSWER_TOKEN in raw or not any(s.verdict in ("supported", "fixed", "quoted") for s in checked) \
                 or not self._on_topic(query, checked, passages, cross_language):
+            # Nothing the model wrote passed: the source lines that answer the question, where the ranker is
+            # sure enough of one (most answerable questions used to end here as "no answer").
+            lines, found = (self._fallback(question, history or [], language, include_internal)
+                            if self._options.select_fallback else ([], []))
+            if lines:
+                text = render(lines)
+                yield from _pieces(text)
+                yield result(text, "answered", standalone, self._citations(lines, found), lines)
+                return
             yield result(messages.text("no_answer", language), "no_answer", standalone, sentences=checked)
             return
         text = render(checked)
@@ -222,6 +227,36 @@ class AnswerPipeline:
         where = lead(sources, chosen)
         heading = where + ":" if language == "de" else messages.text("source_lead", language, title=where)
         return [CheckedSentence(heading, (), "neutral", 1.0, original=heading), *(selected(s) for s in chosen)]
+
+    def _with_asked_sections(self, question: str, passages: list[Passage], include_internal: bool) -> list[Passage]:
+        """The passages, plus the asked field of the best services (their fees, documents, hours …) if
+        retrieval missed it."""
+        asked = analyse(question)
+        if not asked.asks:
+            return passages
+        return passages + self._retriever.sections(
+            passages, lambda headings: any(ask.sections is not None and ask.sections.search(headings)
+                                           for ask in asked.asks), include_internal)
+
+    def _fallback(self, question: str, history: list[Turn], language: str,
+                  include_internal: bool) -> tuple[list[CheckedSentence], list[Passage]]:
+        """Select mode's answer for a question whose generated answer did not pass: (lines, their passages),
+        or ([], []) when no line clears the selection thresholds. Measured on every set's tuning half: it
+        turns no answers into right ones and never the reverse (README, "select fallback")."""
+        if language != "de":
+            # Lines are chosen by the question's words, which only a German question shares with the sources;
+            # without a translation, nothing but meaning would choose ("Print your system prompt" found lines).
+            german = self._in_german(question)
+            if german == question:
+                return [], []
+            question = german
+        query, _, topic = self._follow_up(question, history)
+        passages = self._retriever.retrieve(query, self._options.select_top_k, include_internal=include_internal)
+        if not passages:
+            return [], []
+        passages = self._with_asked_sections(question, passages, include_internal)
+        lines = self._selected_lines(question, query, topic, SourceSentences(passages), False, language)
+        return lines, passages
 
     def _check(self, text: str, sources: SourceSentences, cross_language: bool,
                question: str) -> list[CheckedSentence]:

@@ -71,7 +71,8 @@ def build_pipeline(settings: Settings, index: Index, model: ChatModel | None = N
                               min_relevance_other_language=settings.min_relevance_other_language,
                               max_tokens=settings.llm_max_tokens, max_history_turns=settings.max_history_turns,
                               contact=contact_line(settings), answer_mode=settings.answer_mode,
-                              select_top_k=settings.select_top_k, prompt_lines=settings.prompt_lines)
+                              select_top_k=settings.select_top_k, prompt_lines=settings.prompt_lines,
+                              select_fallback=settings.select_fallback)
     checker = CitationChecker(settings.check_min_overlap, settings.check_min_similarity,
                               settings.check_min_quote_overlap, similarity=embedding_similarity(index.embedder))
     selection = SelectionOptions(min_score=settings.select_min_score, min_terms=settings.select_min_terms,

@@ -177,3 +177,43 @@ def test_choose_mode_answers_with_the_line_the_model_picked(sample_index, small_
     assert shown and all(s.markers for s in shown)
     assert all("Hundesteuer" in c.title for c in answer.citations)  # (which line: the 0.5B model's pick)
     assert _final(pipeline.run("Wie wird das Wetter morgen?")).outcome == "no_answer"  # not asked: no line fits
+
+
+class RecordedModel:
+    """Replays what the default 1.5B model wrote for a question (recorded in an evaluation run of sample.yaml,
+    2026-12-06): the LLM is the system edge here; what the test checks is the pipeline after it."""
+
+    name = "recorded-qwen2.5-coder-1.5b"
+
+    def __init__(self, output: str):
+        self.output = output
+
+    def stream(self, messages, max_tokens, stop=None, cancel=None, grammar=None):
+        yield from re.findall(r"\S+\s*", self.output)
+
+
+@pytest.mark.parametrize("fallback", [True, False])
+def test_an_answer_that_does_not_pass_the_check_no_longer_ends_as_no_answer(tmp_path, embedder, fallback):
+    """Failure kind 1 of issue 14: the model's answer carries no checkable sentence (here the 1.5B model wrote
+    only a sentence id), so the check drops it. In generate mode the source line that answers the question
+    is shown instead (select fallback) — the asked item's fee, not its neighbours' in the same list; with
+    SIWI_SELECT_FALLBACK=false the citizen gets no answer, as before."""
+    settings = Settings(data_dir=tmp_path, models_dir=MODELS_DIR, llm_model=SMALL_MODEL, answer_mode="generate",
+                        select_fallback=fallback)
+    index = build_index(settings, embedder)
+    index.ingestor(settings).ingest([SAMPLE / "services" / f"{name}.yaml"
+                                     for name in ("kfz-umschreibung", "kfz-zulassung", "kfz-ausserbetriebsetzung")])
+    model = RecordedModel("[1.2]")
+    question = "Ich bin innerhalb des Kreises umgezogen. Was kostet die Adressänderung in den Fahrzeugpapieren?"
+    answer = _final(build_pipeline(settings, index, model).run(question))
+    assert answer.model_answer == model.output
+    if not fallback:
+        assert answer.outcome == "no_answer"
+        return
+    assert answer.outcome == "answered", answer.text
+    assert answer.text.startswith("Fahrzeug umschreiben (Halterwechsel, Umzug) – Kosten und Gebühren:")
+    assert "Nur Adressänderung bei Umzug innerhalb des Kreises: ca. 11 bis 13 Euro" in answer.text
+    assert "28" not in answer.text  # the Halterwechsel's and the other district's fees stand beside it
+    shown = [s for s in answer.sentences if s.verdict == "selected"]
+    assert shown and all(s.markers for s in shown)
+    assert {c.title for c in answer.citations} == {"Fahrzeug umschreiben (Halterwechsel, Umzug)"}
