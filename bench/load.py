@@ -149,7 +149,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         # Room for every chat of the largest wave; fair use still holds: a client may hold a tenth of it.
-        settings = Settings(data_dir=Path(tmp), llm_model=args.model, llm_max_tokens=args.max_tokens,
+        settings = Settings(data_dir=Path(tmp), models_dir=Settings().resolved_models_dir, llm_model=args.model,
+                            llm_max_tokens=args.max_tokens,
                             max_queue=max(levels) + 8, client_queue_share=max(0.1, 1.5 / args.clients),
                             client_questions="1000 per minute", client_connections=max(levels))
         index = build_index(settings)
