@@ -207,7 +207,8 @@ def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
         """The process is up."""
         return {"status": "ok", "version": __version__}
 
-    @app.get("/ready", tags=["operations"])
+    @app.get("/ready", tags=["operations"],
+             responses={503: {"description": "Not ready: the index holds no documents (same body)."}})
     async def ready() -> JSONResponse:
         """The model is loaded and the index holds documents: SiWi can answer."""
         chunks = await asyncio.to_thread(chat.index.store.count)
@@ -216,6 +217,7 @@ def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.post("/api/ask", response_model=AskResponse, tags=["chat"], responses={
+        400: {"description": "The body cannot be read as JSON text (e.g. it is not UTF-8)."},
         403: {"description": "The conversation exists and `resume_token` does not open it, or the request "
                             "comes from a page that is not allowed (SIWI_ALLOWED_ORIGINS)."},
         409: {"description": "The conversation is with staff: continue it in the chat."},

@@ -265,6 +265,8 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # What retention or an erasure deletes is overwritten, not left in the file's free pages.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
+from bot.redaction import OptionalPersonalText, PersonalText
+
 PROTOCOL_VERSION = 1
 
 Outcome = Literal["answered", "no_answer", "handoff", "emergency"]
@@ -37,7 +39,8 @@ class _Message(BaseModel):
 
 class UserMessage(_Message):
     type: Literal["user_message"]
-    text: str
+    text: PersonalText
+    """Redacted as it is parsed (bot/redaction.py): personal data becomes placeholders such as [IBAN]."""
     conversation_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     client_message_id: str | None = Field(None, max_length=64)
 
@@ -60,7 +63,7 @@ class Feedback(_Message):
     client_message_id: str = Field(min_length=1, max_length=64)
     conversation_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     rating: Literal["up", "down"]
-    comment: str | None = Field(None, max_length=MAX_FEEDBACK_COMMENT_CHARS)
+    comment: OptionalPersonalText = Field(None, max_length=MAX_FEEDBACK_COMMENT_CHARS)
 
 
 class HandoffRequest(_Message):
@@ -79,10 +82,11 @@ class CallbackRequest(_Message):
     """As in handoff_request."""
     consent: bool = Field(strict=True)
     """The citizen agreed that the contact details are stored to call them back."""
+    # The contact details are given for the callback, with consent: kept as written, in their own columns.
     name: str | None = Field(None, max_length=120)
     phone: str | None = Field(None, max_length=40)
     email: str | None = Field(None, max_length=254)
-    message: str | None = Field(None, max_length=2000)
+    message: OptionalPersonalText = Field(None, max_length=2000)
 
 
 class EndHandoff(_Message):
@@ -274,7 +278,7 @@ class CallbackReceived(_Message):
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: str
+    question: PersonalText
     conversation_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     resume_token: str | None = Field(None, max_length=128)
     """Required with `conversation_id` for a conversation that exists: the token of its first response."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import ValidationError
 
@@ -169,7 +169,17 @@ def _no_store(response: Response) -> None:
 def staff_router(workspace: StaffWorkspace) -> APIRouter:
     settings, service, sessions = workspace.settings, workspace.service, workspace.sessions
     store = workspace.store
-    router = APIRouter(prefix="/staff", tags=["staff"], dependencies=[Depends(_no_store)])
+    router = APIRouter(prefix="/staff", tags=["staff"], dependencies=[Depends(_no_store)], responses={
+        401: {"description": "No valid session: sign in first (unauthenticated)."}})
+    # Status codes besides 200 / 401 / 422, documented per route (OpenAPI; checked by tests/test_api_schema.py).
+    bad_json = {400: {"description": "The body cannot be read as JSON text (e.g. it is not UTF-8)."}}
+    csrf = {403: {"description": "The session's CSRF token is missing from X-CSRF-Token or wrong (csrf)."}}
+    acting = {403: {"description": "The CSRF token is missing or wrong (csrf), or the conversation is assigned "
+                                   "to a colleague (forbidden)."},
+              404: {"description": "No such conversation, or no such active account to transfer to (not_found)."},
+              409: {"description": "Not possible in the conversation's state, e.g. already claimed or closed "
+                                   "(conflict)."}}
+    admins = {403: {"description": "For administrators only (forbidden)."}}
     hashing = asyncio.Semaphore(2)  # argon2 is deliberately expensive: bound what a login flood can cost
     throttle = LoginThrottle(settings.staff_login_limit_per_address, settings.staff_login_limit_overall)
 
@@ -206,7 +216,11 @@ def staff_router(workspace: StaffWorkspace) -> APIRouter:
 
     # --- login ---------------------------------------------------------------------------------------
 
-    @router.post("/api/login", response_model=LoginResponse)
+    @router.post("/api/login", response_model=LoginResponse, responses={
+        **bad_json,
+        401: {"description": "Wrong username or password, alike for an unknown name (login_failed)."},
+        429: {"description": "Too many failed logins: this name from this address is locked (locked), or this "
+                             "address or all together are throttled (throttled); with Retry-After."}})
     async def login(body: LoginRequest, request: Request, response: Response) -> LoginResponse:
         """Username and password → session cookie and CSRF token. Repeated failures lock the name for the
         address they come from; too many failures from one address, or from all together, are throttled."""
@@ -233,7 +247,7 @@ def staff_router(workspace: StaffWorkspace) -> APIRouter:
                             secure=request.url.scheme == "https" if secure is None else secure)
         return LoginResponse(staff=identity.info(), csrf_token=info.csrf_token, expires_at=info.expires_at)
 
-    @router.post("/api/logout", status_code=204)
+    @router.post("/api/logout", status_code=204, responses=csrf)
     async def logout(session: Checked, response: Response) -> Response:
         await asyncio.to_thread(sessions.revoke, session.token_hash)
         await service.end_sessions(session.token_hash)
@@ -254,27 +268,31 @@ def staff_router(workspace: StaffWorkspace) -> APIRouter:
         """Waiting conversations in queue order, then those being answered."""
         return await service.db(store.inbox)
 
-    @router.get("/api/conversations/{conversation_id}", response_model=ConversationDetail)
+    @router.get("/api/conversations/{conversation_id}", response_model=ConversationDetail,
+                responses={404: {"description": "No such conversation (not_found)."}})
     async def conversation(conversation_id: str, session: Staff) -> ConversationDetail:
         """The whole transcript: the bot's answers with their citations, citizen, staff and system messages."""
         return await act(lambda: service.db(store.detail, conversation_id))
 
-    @router.post("/api/conversations/{conversation_id}/claim", response_model=ActionResult)
+    @router.post("/api/conversations/{conversation_id}/claim", response_model=ActionResult, responses=acting)
     async def claim(conversation_id: str, session: Checked) -> ActionResult:
         message = await act(lambda: service.claim(session.identity, conversation_id))
         return ActionResult(conversation=await service.db(store.summary, conversation_id), seq=message.seq)
 
-    @router.post("/api/conversations/{conversation_id}/reply", response_model=ActionResult)
+    @router.post("/api/conversations/{conversation_id}/reply", response_model=ActionResult,
+                 responses={**bad_json, **acting})
     async def reply(conversation_id: str, body: ReplyRequest, session: Checked) -> ActionResult:
         message = await act(lambda: service.reply(session.identity, conversation_id, body.text))
         return ActionResult(conversation=await service.db(store.summary, conversation_id), seq=message.seq)
 
-    @router.post("/api/conversations/{conversation_id}/transfer", response_model=ActionResult)
+    @router.post("/api/conversations/{conversation_id}/transfer", response_model=ActionResult,
+                 responses={**bad_json, **acting})
     async def transfer(conversation_id: str, body: TransferRequest, session: Checked) -> ActionResult:
         message = await act(lambda: service.transfer(session.identity, conversation_id, body.to, body.note))
         return ActionResult(conversation=await service.db(store.summary, conversation_id), seq=message.seq)
 
-    @router.post("/api/conversations/{conversation_id}/close", response_model=ActionResult)
+    @router.post("/api/conversations/{conversation_id}/close", response_model=ActionResult,
+                 responses={**bad_json, **acting})
     async def close(conversation_id: str, body: CloseRequest, session: Checked) -> ActionResult:
         message = await act(lambda: service.close(session.identity, conversation_id, body.note))
         return ActionResult(conversation=await service.db(store.summary, conversation_id), seq=message.seq)
@@ -292,8 +310,11 @@ def staff_router(workspace: StaffWorkspace) -> APIRouter:
     async def callbacks(session: Staff, state: Literal["open", "done"] | None = "open") -> list[CallbackInfo]:
         return await service.db(store.callbacks, state)
 
-    @router.post("/api/callbacks/{callback_id}/done", response_model=CallbackInfo)
-    async def callback_done(callback_id: int, body: CallbackDoneRequest, session: Checked) -> CallbackInfo:
+    @router.post("/api/callbacks/{callback_id}/done", response_model=CallbackInfo, responses={
+        **bad_json, **csrf, 404: {"description": "No such callback request (not_found)."},
+        409: {"description": "The callback is done already (conflict)."}})
+    async def callback_done(callback_id: Annotated[int, Path(ge=1, le=2**31 - 1)],  # an INTEGER column
+                            body: CallbackDoneRequest, session: Checked) -> CallbackInfo:
         return await act(lambda: service.callback_done(session.identity, callback_id, body.note))
 
     @router.get("/api/feedback", response_model=list[FeedbackInfo])
@@ -303,7 +324,7 @@ def staff_router(workspace: StaffWorkspace) -> APIRouter:
 
     # --- exports (admins) ---------------------------------------------------------------------------
 
-    @router.get("/api/export/conversations")
+    @router.get("/api/export/conversations", responses=admins)
     async def export_conversations(session: Admin, format: Literal["json", "csv"] = "json",
                                    since: date | None = None) -> Response:
         """Closed conversations for audit: id, times, question, answer, sources, outcome, rating (JSON also
@@ -319,7 +340,7 @@ def staff_router(workspace: StaffWorkspace) -> APIRouter:
         return _download(json.dumps(body, ensure_ascii=False, indent=1), "siwi-conversations.json",
                          "application/json")
 
-    @router.get("/api/export/feedback")
+    @router.get("/api/export/feedback", responses=admins)
     async def export_feedback(session: Admin, format: Literal["json", "csv"] = "json",
                               since: date | None = None) -> Response:
         items = [json.loads(f.model_dump_json()) for f in await service.db(store.feedback, None, _day(since))]
@@ -329,7 +350,10 @@ def staff_router(workspace: StaffWorkspace) -> APIRouter:
 
     # --- knowledge search ---------------------------------------------------------------------------
 
-    @router.get("/api/search", response_model=SearchResponse)
+    @router.get("/api/search", response_model=SearchResponse, responses={
+        422: {"description": "Invalid parameters (`detail`: the validation errors), or a blank query (`detail`: "
+                             "code and message)."},
+        503: {"description": "This server has no knowledge search (unavailable)."}})
     async def search(session: Staff, q: Annotated[str, Query(min_length=1, max_length=500)],
                      visibility: Literal["all", "public", "internal"] = "all",
                      source: Annotated[list[str] | None, Query()] = None,
@@ -343,7 +367,11 @@ def staff_router(workspace: StaffWorkspace) -> APIRouter:
         return await asyncio.to_thread(workspace.search.search, q.strip(), visibility, source, doc_type,
                                        modified_after, k)
 
-    @router.post("/api/ask", response_model=AnswerResult)
+    @router.post("/api/ask", response_model=AnswerResult, responses={
+        **bad_json, **csrf,
+        422: {"description": "An invalid body (`detail`: the validation errors), or a blank question or one that "
+                             "is not text (`detail`: code and message)."},
+        503: {"description": "No model here (unavailable), or too many questions are waiting for it (busy)."}})
     async def ask(body: AskStaffRequest, session: Checked) -> AnswerResult:
         """An answer from public and internal documents, with citations, the citation check's verdict per
         sentence and the retrieved passages. Each question stands alone (no conversation history)."""

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from bot.protocol import Citation, Version
+from bot.redaction import OptionalPersonalText, PersonalText
 
 Role = Literal["agent", "admin"]
 ConversationState = Literal["waiting", "assigned", "closed"]
@@ -148,26 +149,26 @@ class LoginResponse(BaseModel):
 
 
 class ReplyRequest(_Body):
-    text: str = Field(min_length=1, max_length=4000)
+    text: PersonalText = Field(min_length=1, max_length=4000)
     client_message_id: str | None = Field(None, max_length=64)
 
 
 class AskStaffRequest(_Body):
-    question: str = Field(min_length=1, max_length=2000)
+    question: PersonalText = Field(min_length=1, max_length=2000)
 
 
 class TransferRequest(_Body):
     to: str | None = Field(None, max_length=64)
     """Username of the colleague; null puts the conversation back into the queue."""
-    note: str | None = Field(None, max_length=2000)
+    note: OptionalPersonalText = Field(None, max_length=2000)
 
 
 class CloseRequest(_Body):
-    note: str | None = Field(None, max_length=2000)
+    note: OptionalPersonalText = Field(None, max_length=2000)
 
 
 class CallbackDoneRequest(_Body):
-    note: str | None = Field(None, max_length=2000)
+    note: OptionalPersonalText = Field(None, max_length=2000)
 
 
 class ActionResult(BaseModel):
@@ -191,7 +192,7 @@ class Claim(_Frame):
 class Reply(_Frame):
     type: Literal["reply"]
     conversation_id: str = _ID
-    text: str = Field(min_length=1, max_length=4000)
+    text: PersonalText = Field(min_length=1, max_length=4000)
     request_id: str | None = Field(None, max_length=64)
 
 
@@ -199,14 +200,14 @@ class Transfer(_Frame):
     type: Literal["transfer"]
     conversation_id: str = _ID
     to: str | None = Field(None, max_length=64)
-    note: str | None = Field(None, max_length=2000)
+    note: OptionalPersonalText = Field(None, max_length=2000)
     request_id: str | None = Field(None, max_length=64)
 
 
 class Close(_Frame):
     type: Literal["close"]
     conversation_id: str = _ID
-    note: str | None = Field(None, max_length=2000)
+    note: OptionalPersonalText = Field(None, max_length=2000)
     request_id: str | None = Field(None, max_length=64)
 
 

@@ -19,6 +19,7 @@ import httpx
 from pydantic import BaseModel
 
 from bot.protocol import AnswerResult
+from bot.redaction import redact
 from eval.cases import EvalCase
 from eval.matching import contains_fact
 
@@ -81,14 +82,16 @@ def evaluate_case(case: EvalCase, ask: Ask) -> CaseResult:
 
 
 def in_process(pipeline) -> Ask:
-    """The pipeline of this process; earlier turns without a given answer are asked first."""
+    """The pipeline of this process; earlier turns without a given answer are asked first. Questions pass
+    the redaction that the server applies at its door (bot/redaction.py), so the figures are the served ones."""
 
     def ask(case: EvalCase) -> AnswerResult:
         history: list[tuple[str, str]] = []
         for turn in case.history:
-            answer = turn.answer or _final(pipeline.run(turn.question, history)).text
-            history.append((turn.question, answer))
-        return _final(pipeline.run(case.question, history))
+            question = redact(turn.question)
+            answer = turn.answer or _final(pipeline.run(question, history)).text
+            history.append((question, answer))
+        return _final(pipeline.run(redact(case.question), history))
 
     return ask
 

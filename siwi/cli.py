@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -44,6 +45,9 @@ def main(
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from bot.redaction import install_log_redaction
+
+    install_log_redaction()  # no personal data in logs (bot/redaction.py)
     # What SiWi writes (index, database, feedback, reports) may hold personal data: its user's alone.
     os.umask(0o077)
     try:
@@ -221,7 +225,18 @@ def serve(
     except DatabaseError as exc:
         raise fail(str(exc)) from None
     err.print(f"SiWi is ready: http://{host}:{port}/  ({index.store.count()} chunks indexed)")
-    uvicorn.run(served, host=host, port=port, log_level="warning", ws_max_size=1 << 20)
+    uvicorn.run(served, host=host, port=port, log_level="warning", ws_max_size=1 << 20,
+                log_config=_redacted_log_config(uvicorn.config.LOGGING_CONFIG))
+
+
+def _redacted_log_config(config: dict) -> dict:
+    """uvicorn's logging set-up with the redacting filter on each of its handlers (access lines name the
+    WebSocket's query string; error lines may quote a request)."""
+    config = copy.deepcopy(config)
+    config.setdefault("filters", {})["redact"] = {"()": "bot.redaction.RedactingFilter"}
+    for handler in config.get("handlers", {}).values():
+        handler.setdefault("filters", []).append("redact")
+    return config
 
 
 def _accounts(settings: Settings):
