@@ -27,6 +27,7 @@ from bot.citations import (
     shares_word,
 )
 from bot.emergency import emergency_message, is_emergency
+from bot.facts import facts
 from bot.handoff import wants_human
 from bot.language import LanguageDetector
 from bot.llm import ChatModel, complete
@@ -39,7 +40,7 @@ from bot.prompts import (
     translate_messages,
 )
 from bot.protocol import AnswerResult, Citation, Outcome, RetrievedSource, SentenceVerdict
-from bot.question import Question, analyse
+from bot.question import Ask, Question, analyse, answers_kind
 from bot.ranking import Ranked, SentenceRanker
 from bot.selection import (
     SelectionOptions,
@@ -169,6 +170,10 @@ class AnswerPipeline:
         checked = []
         shown = ""
         done = 0  # characters of `raw` whose sentences are checked
+        # A question that asks for a kind of fact (an amount, a duration, hours …) is answered only by text
+        # that has one: until a checked sentence gives it, nothing is shown, so that a true sentence beside
+        # the point can still give way to the source line with the asked fact (the select fallback).
+        wanted = self._asked_kinds(question) if self._options.select_fallback and language == "de" else ()
         for piece in self._model.stream(answer_messages(query, sources, language, only),
                                         self._options.max_tokens, cancel=cancel):
             if "first_token" not in timings:
@@ -182,7 +187,7 @@ class AnswerPipeline:
                 checked += self._check(raw[done:complete], sources, cross_language, query)
                 done = complete
                 text = render(checked)
-                if len(text) > len(shown):
+                if len(text) > len(shown) and (not wanted or _gives(wanted, text)):
                     timings.setdefault("first_verified", time.perf_counter() - started)
                     yield from _pieces(text[len(shown):])
                     shown = text
@@ -206,7 +211,16 @@ class AnswerPipeline:
             yield result(messages.text("no_answer", language), "no_answer", standalone, sentences=checked)
             return
         text = render(checked)
+        if wanted and not _gives(wanted, text):
+            # Checked, but without the asked kind of fact: the source line that has it, if the ranker finds one.
+            lines, found = self._fallback(question, history or [], language, include_internal)
+            if lines:
+                text = render(lines)
+                yield from _pieces(text)
+                yield result(text, "answered", standalone, self._citations(lines, found), lines)
+                return
         if len(text) > len(shown):
+            timings.setdefault("first_verified", time.perf_counter() - started)
             yield from _pieces(text[len(shown):])
         yield result(text, "answered", standalone, self._citations(checked, passages), checked)
 
@@ -227,6 +241,12 @@ class AnswerPipeline:
         where = lead(sources, chosen)
         heading = where + ":" if language == "de" else messages.text("source_lead", language, title=where)
         return [CheckedSentence(heading, (), "neutral", 1.0, original=heading), *(selected(s) for s in chosen)]
+
+    @staticmethod
+    def _asked_kinds(question: str) -> tuple[Ask, ...]:
+        """The kinds of fact the question asks for that a sentence's text can show (amount, hours, duration,
+        date, phone, e-mail, place, online); lists (documents, steps) are judged by their section instead."""
+        return tuple(ask for ask in analyse(question).asks if ask.fact_pattern is not None or ask.fact_kinds)
 
     def _with_asked_sections(self, question: str, passages: list[Passage], include_internal: bool) -> list[Passage]:
         """The passages, plus the asked field of the best services (their fees, documents, hours …) if
@@ -366,6 +386,12 @@ class AnswerPipeline:
 _BACK_REFERENCE = re.compile(
     r"^\s*(?:und|aber|also|and|but|what\s+about|how\s+about)\b|\b(?:es|das|dies\w*|dafür|dazu|dort|dabei|davon|damit|"
     r"darauf|hierfür|it|that|this|there|them|they)\b", re.IGNORECASE)
+
+
+def _gives(asks: tuple[Ask, ...], text: str) -> bool:
+    """Does the text give one of the asked kinds of fact?"""
+    found = frozenset(facts(text))
+    return any(answers_kind(ask, text, found, "") for ask in asks)
 
 
 def _leans_on_context(question: str) -> bool:

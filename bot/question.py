@@ -52,7 +52,7 @@ ASKS: tuple[Ask, ...] = (
     Ask("duration", _re(r"wie\s+lange|\bdauer|\bdauert|\bgültig|\bfrist|\bhow\s+long\b|\bvalid\b|\bexpires?\b|"
                         r"\bwie\s+(?:schnell|früh)|wie\s*viel\s+(?:zeit|vorlauf)|\bvorlauf|\bbearbeitungszeit|"
                         r"\breserviert\b|\bwie\s+viele\s+(?:tage|wochen|monate)"),
-        frozenset({"num", "date"}), _re(rf"\d+\s*{_DURATION_UNITS}|\b(?:ein|eine|zwei|drei|vier|fünf|sechs|sieben|"
+        frozenset({"num", "date"}), _re(rf"\d+\s*{_DURATION_UNITS}|\b(?:ein|eine[nm]?|zwei|drei|vier|fünf|sechs|sieben|"
                                          rf"acht|neun|zehn|zwölf)\s+{_DURATION_UNITS}|sofort|unbefristet"),
         _re(r"frist|dauer|gültig")),
     Ask("date", _re(r"\bbis\s+wann\b|\bab\s+wann\b|\bwann\b|\bdatum\b|\bstichtag|\bwhen\b|\bdeadline\b|\bdate\b"),

@@ -217,3 +217,29 @@ def test_an_answer_that_does_not_pass_the_check_no_longer_ends_as_no_answer(tmp_
     shown = [s for s in answer.sentences if s.verdict == "selected"]
     assert shown and all(s.markers for s in shown)
     assert {c.title for c in answer.citations} == {"Fahrzeug umschreiben (Halterwechsel, Umzug)"}
+
+
+@pytest.mark.parametrize("fallback", [True, False])
+def test_a_checked_answer_without_the_asked_kind_of_fact_gives_way_to_the_line_that_has_it(tmp_path, embedder,
+                                                                                           fallback):
+    """Failure kind 2 of issue 14: a true, cited sentence beside the point. Asked how early to apply, the 1.5B
+    model wrote a step of the procedure (recorded); it passes the check but holds no duration. The answer
+    waits for a sentence with the asked kind of fact and, when none comes, shows the source line that has it
+    — the deltas still add up to the final text. With SIWI_SELECT_FALLBACK=false the model's sentence stays."""
+    settings = Settings(data_dir=tmp_path, models_dir=MODELS_DIR, llm_model=SMALL_MODEL, answer_mode="generate",
+                        select_fallback=fallback)
+    index = build_index(settings, embedder)
+    index.ingestor(settings).ingest([SAMPLE / "services" / f"{name}.yaml" for name in (
+        "fuehrerschein-ersterteilung", "fuehrerschein-umtausch", "internationaler-fuehrerschein")])
+    model = RecordedModel("Bei einer Fahrschule anmelden. [2]")
+    question = "wie früh muss der antrag für den fürerschein klasse b vor der prüfung bei der behörde sein"
+    events = list(build_pipeline(settings, index, model).run(question))
+    answer = _final(events)
+    assert "".join(e for e in events if isinstance(e, str)) == answer.text
+    assert answer.outcome == "answered", answer.text
+    if not fallback:
+        assert answer.text.startswith("Bei einer Fahrschule anmelden.")
+        return
+    assert "acht Wochen" in answer.text and "Fahrschule anmelden" not in answer.text
+    shown = [s for s in answer.sentences if s.verdict == "selected"]
+    assert shown and all(s.markers for s in shown)
