@@ -84,6 +84,8 @@ bench: setup
 	$(BIN)/python bench/answer_latency.py
 	$(BIN)/python bench/boilerplate.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/citation_check.py
+	$(BIN)/python bench/redaction.py
 	$(BIN)/python bench/load.py --chats 100 --clients 10
 
 lint: setup
