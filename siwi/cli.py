@@ -226,6 +226,7 @@ def serve(
         raise fail(str(exc)) from None
     err.print(f"SiWi is ready: http://{host}:{port}/  ({index.store.count()} chunks indexed)")
     uvicorn.run(served, host=host, port=port, log_level="warning", ws_max_size=1 << 20,
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
                 log_config=_redacted_log_config(uvicorn.config.LOGGING_CONFIG))
 
 

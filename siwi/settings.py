@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field([], description=(
         "Origins of the pages that embed the widget (https://www.kreis.example), besides SiWi's own: only "
         "these pages may open /ws/chat and call /api/ask from a browser. Comma-separated."))
+    forwarded_allow_ips: str = Field("127.0.0.1", description=(
+        "Addresses of reverse proxies whose X-Forwarded-For/-Proto `siwi serve` believes (comma-separated, '*' "
+        "for any): behind a proxy, the per-client limits need the citizen's address, not the proxy's. Only "
+        "list proxies you run: a client could otherwise claim any address."))
 
     # --- contact offered on no_answer / handoff (the defaults are example data) -----------------------
     contact_phone: str = "02799 333-0"

@@ -20,8 +20,9 @@ from websockets.sync.client import ClientConnection, connect
 from bot.app import create_app
 from bot.services import build_index, build_pipeline
 from siwi.settings import Settings
-from tests.conftest import FIXTURES, MODELS_DIR, SMALL_MODEL, LiveServer
+from tests.conftest import FIXTURES, MODELS_DIR, SMALL_MODEL, LiveServer, free_port
 from tests.test_chat_service import CountingModel
+from tests.test_handoff_flow import indexed, siwi_serve
 
 ANSWERABLE = ["Welche Unterlagen brauche ich für den Personalausweis?", "Wie hoch ist die Hundesteuer?",
               "Was kostet ein Wunschkennzeichen?", "Wo ist die Kfz-Zulassungsstelle?",
@@ -203,3 +204,31 @@ def test_an_http_question_whose_client_left_is_stopped(tmp_path, index, small_mo
         assert not worker.busy
     after = sum(1 for t in model.times if t > closed + 1.0)
     assert after <= 5, after
+
+
+def test_behind_a_reverse_proxy_the_limits_count_the_citizens_not_the_proxy(tmp_path, embedder):
+    """`siwi serve` believes X-Forwarded-For from the proxies in SIWI_FORWARDED_ALLOW_IPS (here the proxy at
+    127.0.0.2): two citizens behind one proxy each get their own sockets; one citizen is still held to its
+    limit, and a client that is no listed proxy cannot claim another address."""
+    data = tmp_path / "data"
+    indexed(data, embedder)
+
+    def chat(base: str, forwarded: str, source: str = "127.0.0.2") -> ClientConnection:
+        sock = socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), source_address=(source, 0))
+        return connect(base.replace("http", "ws") + "/ws/chat", sock=sock, open_timeout=10,
+                       additional_headers={"X-Forwarded-For": forwarded})
+
+    with siwi_serve(data, free_port(), tmp_path / "serve.log", SIWI_CLIENT_CONNECTIONS="1",
+                    SIWI_FORWARDED_ALLOW_IPS="127.0.0.2") as base, \
+            ExitStack() as stack:
+        first = stack.enter_context(chat(base, "203.0.113.7"))
+        assert receive(first, 10)["type"] == "ready"
+        other = stack.enter_context(chat(base, "203.0.113.8"))
+        assert receive(other, 10)["type"] == "ready"  # another citizen behind the same proxy
+        again = stack.enter_context(chat(base, "203.0.113.7"))
+        assert receive(again, 10)["code"] == "too_many_connections"  # the same citizen: its limit holds
+        # 127.0.0.9 is no listed proxy: its header is ignored, so it is counted as itself
+        spoofed = stack.enter_context(chat(base, "203.0.113.7", source="127.0.0.9"))
+        assert receive(spoofed, 10)["type"] == "ready"
+        spoofed_again = stack.enter_context(chat(base, "198.51.100.1", source="127.0.0.9"))
+        assert receive(spoofed_again, 10)["code"] == "too_many_connections"

@@ -496,11 +496,12 @@ def test_staff_ask_mode_answers_from_internal_documents_and_citizens_never_see_t
 # --- a real restart of the service process ------------------------------------------------------------
 
 @contextmanager
-def siwi_serve(data_dir: Path, port: int, log: Path, hard_stop: bool = False, verbose: bool = False) -> Iterator[str]:
+def siwi_serve(data_dir: Path, port: int, log: Path, hard_stop: bool = False, verbose: bool = False,
+               **settings: str) -> Iterator[str]:
     """`siwi serve` as a child process; stopped with SIGKILL (a crash) or SIGTERM at the end."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIWI_")}
     env.update(SIWI_DATA_DIR=str(data_dir), SIWI_MODELS_DIR=str(MODELS_DIR), SIWI_LLM_MODEL=SMALL_MODEL,
-               SIWI_OFFICE_HOURS="always", SIWI_LLM_MAX_TOKENS="80")
+               SIWI_OFFICE_HOURS="always", SIWI_LLM_MAX_TOKENS="80", **settings)
     with log.open("ab") as out:
         process = subprocess.Popen([sys.executable, "-m", "siwi.cli", *(["-v"] if verbose else []), "serve",
                                     "--port", str(port)],
