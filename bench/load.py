@@ -142,6 +142,8 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=60)
     parser.add_argument("--timeout", type=float, default=900, help="Seconds one chat may take at most.")
     parser.add_argument("--json", action="store_true", help="Print the figures as one JSON object.")
+    parser.add_argument("--cache", action="store_true", help="Answer repeated questions from the answer cache "
+                        "(off by default: the load is meant to reach the model).")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",") if n] or [args.chats]
     if args.clients > 200:
@@ -152,7 +154,9 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), models_dir=Settings().resolved_models_dir, llm_model=args.model,
                             llm_max_tokens=args.max_tokens,
                             max_queue=max(levels) + 8, client_queue_share=max(0.1, 1.5 / args.clients),
-                            client_questions="1000 per minute", client_connections=max(levels))
+                            client_questions="1000 per minute", client_connections=max(levels),
+                            # the same ten questions come back: without --cache every chat reaches the model
+                            answer_cache_size=1000 if args.cache else 0)
         index = build_index(settings)
         index.ingestor(settings).ingest([REPO / "knowledge" / "sample"])
         pipeline = build_pipeline(settings, index)

@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 import widget
 from bot import messages, retention
+from bot.answer_cache import AnswerCache
 from bot.conversations import ConversationStore, new_conversation_id
 from bot.fair_use import ClientGate, FairUseLimits, origin_allowed
 from bot.handoff_service import CitizenLink
@@ -80,6 +81,8 @@ class Chat:
     """The human handoff and the staff workspace (bot/staff_api.py)."""
     gate: ClientGate = field(default_factory=lambda: ClientGate(FairUseLimits()))
     """Per-client limits on sockets and questions (bot/fair_use.py)."""
+    cache: AnswerCache | None = None
+    """Checked answers for repeated first questions (bot/answer_cache.py)."""
 
     def origin_allowed(self, headers: Any, secure: bool) -> bool:
         return origin_allowed(headers.get("origin"), headers.get("host", ""), secure,
@@ -122,8 +125,21 @@ class Chat:
         if immediate is not None:
             return Job.finished(immediate)
         history = self.conversations.history(conversation_id)
-        return self.worker.submit(partial(self.pipeline.run, question, history, include_internal=include_internal),
-                                  client)
+        if history or self.cache is None:  # a follow-up's answer belongs to its conversation: never cached
+            return self.worker.submit(partial(self.pipeline.run, question, history,
+                                              include_internal=include_internal), client)
+        if (cached := self.cache.get(question, include_internal)) is not None:
+            return Job.finished(cached.text, cached)  # no queue, no model: the checked answer again
+        return self.worker.submit(partial(self._run_and_keep, question, include_internal), client)
+
+    def _run_and_keep(self, question: str, include_internal: bool,
+                      cancel: threading.Event | None = None) -> Iterator[str | AnswerResult]:
+        """The pipeline's events for a first question; its checked answer goes into the cache."""
+        assert self.cache is not None
+        for event in self.pipeline.run(question, [], cancel=cancel, include_internal=include_internal):
+            if isinstance(event, AnswerResult):
+                self.cache.put(question, event, include_internal)
+            yield event
 
     async def answer(self, question: str, conversation_id: str, include_internal: bool = False, client: str = "",
                      gone: Callable[[], Awaitable[bool]] | None = None) -> AnswerResult | None:
@@ -166,7 +182,8 @@ class Chat:
 def create_app(settings: Settings, index: Index, pipeline: AnswerPipeline,
                staff: StaffWorkspace | None = None) -> FastAPI:
     chat = Chat(settings, index, pipeline, GenerationWorker(settings.max_queue, settings.client_queue_share),
-                gate=ClientGate(FairUseLimits(settings.client_connections, settings.client_questions)))
+                gate=ClientGate(FairUseLimits(settings.client_connections, settings.client_questions)),
+                cache=AnswerCache(settings.answer_cache_size, settings.answer_cache_ttl_s, index.store.version))
     chat.staff = staff = staff or build_workspace(settings, index.retriever(settings), index.store)
     # The workspace's ask mode: the citizens' pipeline and queue, over public and internal documents.
     staff.ask = partial(chat.answer, include_internal=True)

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -49,11 +50,14 @@ class Hit:
 
 
 class ChromaStore:
-    def __init__(self, client: Any, collection: str, embedder_name: str):
+    def __init__(self, client: Any, collection: str, embedder_name: str, path: Path | None = None):
         self._client = client
         self._name = collection
+        self._path = path
+        """The embedded store's folder (None for a Chroma server): its files show another process's writes."""
         self._listeners: list[WriteListener] = []
         self._counted: tuple[float, int] | None = None
+        self._writes = 0
         self._collection = client.get_or_create_collection(
             collection,
             embedding_function=None,
@@ -76,6 +80,18 @@ class ChromaStore:
         if self._counted is None or now - self._counted[0] > COUNT_TTL_S:
             self._counted = (now, self.count())
         return self._counted[1]
+
+    def version(self) -> tuple[int, int, int]:
+        """Changes with every write: this process's at once; another process's at once on the embedded store
+        (its database files' modification times), within COUNT_TTL_S on a server (the store's size)."""
+        stamp = 0
+        if self._path is not None:
+            for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
+                try:
+                    stamp = max(stamp, (self._path / name).stat().st_mtime_ns)
+                except OSError:
+                    pass
+        return self._writes, self.recent_count(), stamp
 
     def subscribe(self, listener: WriteListener) -> None:
         self._listeners.append(listener)
@@ -138,6 +154,7 @@ class ChromaStore:
 
     def _wrote(self) -> None:
         self._counted = None
+        self._writes += 1
 
     def source_hashes(self) -> dict[str, set[str]]:
         """source id → document hashes present. More than one, or a hash marked "partial:", only after an
@@ -214,4 +231,5 @@ def open_store(settings: Settings, embedder_name: str) -> ChromaStore:
             client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
         except Exception as exc:
             raise StoreError(f"Cannot open the index at {path} (SIWI_DATA_DIR): {exc}") from exc
-    return ChromaStore(client, settings.collection, embedder_name)
+    return ChromaStore(client, settings.collection, embedder_name,
+                       path=settings.chroma_dir if settings.store_backend != "http" else None)

@@ -129,6 +129,11 @@ class Settings(BaseSettings):
         "Days after which handoff transcripts, callback requests and feedback are deleted (hourly by the "
         "server, and by `siwi privacy purge`); docs/privacy.md."))
 
+    # --- repeated questions (bot/answer_cache.py) ----------------------------------------------------------
+    answer_cache_size: int = Field(1000, ge=0, description=(
+        "Checked answers kept for repeated first questions (0: off); emptied whenever the index changes."))
+    answer_cache_ttl_s: float = Field(3600, gt=0, description="How long a cached answer is given out.")
+
     # --- fair use: no client (network address) can take all capacity (bot/fair_use.py) -------------------
     client_queue_share: float = Field(0.25, gt=0, le=1, description=(
         "Share of MAX_QUEUE one client may hold; the queue is served round-robin across clients."))
