@@ -86,6 +86,7 @@ bench: setup
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/citation_check.py
 	$(BIN)/python bench/redaction.py
+	$(BIN)/python bench/repeated.py
 	$(BIN)/python bench/load.py --chats 100 --clients 10
 
 lint: setup
