@@ -57,7 +57,7 @@ class Chat:
     sent: float = 0.0
     done: float = 0.0
     outcome: str = ""
-    """answered / refused:<code> / lost"""
+    """answered / refused:<code> / waiting (still queued when --timeout ended the wait) / lost"""
     positions: list[int] = field(default_factory=list)
 
 
@@ -91,7 +91,8 @@ async def one_chat(url: str, chat: Chat, timeout: float) -> None:
                         chat.outcome, chat.done = f"refused:{frame['code']}", time.perf_counter()
                         return
     except TimeoutError:
-        chat.outcome = "lost"
+        # Still connected and told its place: the server holds the question, the bench stopped waiting.
+        chat.outcome = "waiting" if chat.positions or chat.sent else "lost"
     except Exception as exc:  # a connection that broke: counted, never hidden
         chat.outcome = f"lost:{type(exc).__name__}"
 
@@ -122,6 +123,7 @@ def summarise(chats: list[Chat], seconds: float) -> dict:
     return {
         "chats": len(chats), "answered": len(answered), "refused": refused,
         "lost": sum(1 for c in chats if c.outcome.startswith("lost") or not c.outcome),
+        "still_waiting_at_timeout": sum(1 for c in chats if c.outcome == "waiting"),
         "answers_per_client": sorted(len(per_client.get(n, [])) for n in {c.client for c in chats}),
         "clients_in_arrival_order": in_order,
         "answers_per_minute": round(60 * len(answered) / seconds, 1) if seconds else None,
@@ -193,12 +195,12 @@ def main() -> None:
         return
     print(f"model {args.model}, {args.max_tokens} tokens per answer at most, {args.clients} clients; "
           f"bare pipeline: {figures['bare_answers_per_minute']} answers/min")
-    print("| chats at once | answered | refused | lost | answers per client (min–max) | in order per client | "
-          "answers/min (× bare) | wait p50 / p95 / max s |")
-    print("|---:|---:|---|---:|---|---|---:|---|")
+    print("| chats at once | answered | refused | still queued at the time limit | lost | answers per client "
+          "(min–max) | in order per client | answers/min (× bare) | wait p50 / p95 / max s |")
+    print("|---:|---:|---|---:|---:|---|---|---:|---|")
     for level, r in results.items():
         ratio = r["answers_per_minute"] / figures["bare_answers_per_minute"] if r["answers_per_minute"] else 0
-        print(f"| {level} | {r['answered']} | {r['refused'] or 0} | {r['lost']} | "
+        print(f"| {level} | {r['answered']} | {r['refused'] or 0} | {r['still_waiting_at_timeout']} | {r['lost']} | "
               f"{r['answers_per_client'][0]}–{r['answers_per_client'][-1]} | {r['clients_in_arrival_order']} | "
               f"{r['answers_per_minute']} ({ratio:.2f} ×) | "
               f"{r['wait_p50_s']} / {r['wait_p95_s']} / {r['wait_max_s']} |")
