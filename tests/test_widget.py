@@ -764,3 +764,33 @@ def test_reconnects_after_a_server_restart_without_losing_or_repeating_messages(
                "a new conversation", timeout=15)
     expect(page.locator("siwi-chat [aria-live=polite]")).to_have_text(re.compile("Das Gespräch wurde gelöscht"))
     no_script_ran(page)
+
+
+def test_fair_use_errors_are_shown_in_the_widgets_language(site, new_page):
+    """The server's limits (rate_limited, too_many_waiting …) come with a German message; an English widget
+    says them in English, from its own texts (a scripted server: the limits need many clients to trigger)."""
+    codes = iter(["rate_limited", "too_many_waiting", "invalid_text"])
+
+    def scripted(route) -> None:
+        route.send(json.dumps({"v": 1, "type": "ready", "conversation_id": "scripted"}))
+
+        def reply(message: str) -> None:
+            if json.loads(message)["type"] == "user_message":
+                route.send(json.dumps({"v": 1, "type": "error", "code": next(codes),
+                                       "message": "Bitte warten Sie 12 Sekunden."}))
+
+        route.on_message(reply)
+
+    page = new_page()
+    page.route_web_socket(re.compile(r"/ws/chat"), scripted)
+    page.route(re.compile(r"/host/en\.html$"), lambda route: route.fulfill(
+        content_type="text/html", body='<!doctype html><html lang="en"><head><title>Host</title></head><body>'
+                                       '<script src="/widget/siwi.js" data-lang="en" defer></script></body></html>'))
+    page.goto(f"{site.url}/host/en.html")
+    page.get_by_role("button", name="Ask a question").click()
+    failed = page.locator("siwi-chat li.msg.user.failed")
+    for number, expected in enumerate(["asked a great many questions", "still waiting for an answer",
+                                       "invalid characters"], 1):
+        ask(page, f"Question {number}?")
+        expect(failed.nth(number - 1)).to_contain_text(expected)
+    expect(page.locator("siwi-chat")).not_to_contain_text("Bitte warten Sie")

@@ -656,6 +656,11 @@ export class SiwiChat extends HTMLElement {
       case "internal_error": return this.t("errorInternal");
       case "message_too_long": return this.t("errorTooLong", { max: MAX_MESSAGE_CHARS });
       case "empty_message": return this.t("errorEmpty");
+      case "rate_limited": return this.t("errorRateLimited");
+      case "too_many_waiting": return this.t("errorTooManyWaiting");
+      case "too_many_connections": return this.t("errorTooManyConnections");
+      case "idle_timeout": return this.t("errorIdle");
+      case "invalid_text": return this.t("errorInvalidText");
       default: return fallback || this.t("errorOther");
     }
   }

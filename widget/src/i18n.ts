@@ -77,6 +77,11 @@ const de = {
   errorTooLong: "Ihre Nachricht ist zu lang (höchstens {max} Zeichen).",
   errorEmpty: "Bitte geben Sie eine Frage ein.",
   errorOther: "Die Nachricht konnte nicht verarbeitet werden.",
+  errorRateLimited: "Sie haben in kurzer Zeit sehr viele Fragen gestellt. Bitte warten Sie einen Moment.",
+  errorTooManyWaiting: "Ihre vorigen Fragen warten noch auf eine Antwort. Bitte warten Sie diese ab.",
+  errorTooManyConnections: "Es sind zu viele Chatfenster geöffnet. Bitte schließen Sie eines und versuchen Sie es erneut.",
+  errorIdle: "Der Chat wurde wegen Inaktivität beendet. Schreiben Sie einfach weiter, um fortzufahren.",
+  errorInvalidText: "Die Nachricht enthält ungültige Zeichen.",
 };
 
 export type Strings = typeof de;
@@ -158,6 +163,11 @@ const en: Strings = {
   errorTooLong: "Your message is too long (at most {max} characters).",
   errorEmpty: "Please enter a question.",
   errorOther: "The message could not be processed.",
+  errorRateLimited: "You have asked a great many questions in a short time. Please wait a moment.",
+  errorTooManyWaiting: "Your earlier questions are still waiting for an answer. Please wait for them.",
+  errorTooManyConnections: "Too many chat windows are open. Please close one and try again.",
+  errorIdle: "The chat was ended after a period of inactivity. Just keep writing to continue.",
+  errorInvalidText: "The message contains invalid characters.",
 };
 
 export const LANGUAGES = { de, en } as const;
