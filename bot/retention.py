@@ -20,11 +20,12 @@ from bot.handoff_store import HandoffStore
 
 @contextmanager
 def feedback_file(path: Path, mode: str = "a") -> Iterator[TextIO]:
-    """The feedback file, created readable by SiWi's user only, under an exclusive lock."""
+    """The feedback file, created readable by SiWi's user only, under an exclusive lock (a shared one to read:
+    mode "r")."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_CREAT | (os.O_APPEND | os.O_WRONLY if mode == "a" else os.O_RDWR)
+    flags = {"a": os.O_CREAT | os.O_APPEND | os.O_WRONLY, "r+": os.O_CREAT | os.O_RDWR, "r": os.O_RDONLY}[mode]
     with os.fdopen(os.open(path, flags, 0o600), mode, encoding="utf-8") as file:
-        fcntl.flock(file, fcntl.LOCK_EX)
+        fcntl.flock(file, fcntl.LOCK_SH if mode == "r" else fcntl.LOCK_EX)
         yield file
 
 
@@ -57,7 +58,7 @@ def purge(store: HandoffStore, feedback: Path, before: datetime) -> dict[str, in
 def export(store: HandoffStore, feedback: Path, conversation_id: str) -> dict[str, Any]:
     data = store.export(conversation_id)
     if feedback.exists():
-        with feedback_file(feedback, "r+") as file:
+        with feedback_file(feedback, "r") as file:
             lines = [json.loads(line) for line in file.read().splitlines() if line.strip()]
         data["feedback_lines"] = [r for r in lines if r.get("conversation_id") == conversation_id]
     else:
