@@ -58,6 +58,7 @@ from bot.protocol import (
     Started,
     UserMessage,
 )
+from bot.redaction import redact
 from bot.staff_auth import StaffIdentity
 from bot.staff_protocol import (
     CallbackEvent,
@@ -475,8 +476,15 @@ class HandoffService:
             await self._refresh_waiting()
             return message
 
+    def _staff_text(self, staff: StaffIdentity, text: str | None) -> str | None:
+        """A staff member's reply or note, redacted (bot/redaction.py) but for their own name."""
+        if not text:
+            return text
+        own = frozenset(f"{staff.display_name} {self.staff_label(staff)[0] or ''}".split())
+        return redact(text, keep=own)
+
     async def reply(self, staff: StaffIdentity, conversation_id: str, text: str) -> TranscriptMessage:
-        text = text.strip()
+        text = (self._staff_text(staff, text) or "").strip()
         if not text:
             raise Conflict("Die Nachricht ist leer.")
         async with self._lock:
@@ -498,7 +506,8 @@ class HandoffService:
         async with self._lock:
             name = self.staff_label(target)[0] or target.display_name if target else None
             message = await self.db(self.store.transfer, conversation_id, staff.account_id, staff.admin,
-                                    target.account_id if target else None, name, _clean(note))
+                                    target.account_id if target else None, name,
+                                    _clean(self._staff_text(staff, note)))
             record = await self.db(self.store.get, conversation_id)
             assert record is not None
             if target is not None:
@@ -509,8 +518,8 @@ class HandoffService:
 
     async def close(self, staff: StaffIdentity, conversation_id: str, note: str | None) -> TranscriptMessage:
         async with self._lock:
-            message = await self.db(self.store.close, conversation_id, "staff", _clean(note), staff.account_id,
-                                    staff.admin)
+            message = await self.db(self.store.close, conversation_id, "staff", _clean(self._staff_text(staff, note)),
+                                    staff.account_id, staff.admin)
             record = await self.db(self.store.get, conversation_id)
             assert record is not None
             self._waiting_shown.pop(conversation_id, None)
@@ -520,7 +529,8 @@ class HandoffService:
             return message
 
     async def callback_done(self, staff: StaffIdentity, callback_id: int, note: str | None) -> CallbackInfo:
-        info = await self.db(self.store.callback_done, callback_id, staff.account_id, _clean(note))
+        info = await self.db(self.store.callback_done, callback_id, staff.account_id,
+                             _clean(self._staff_text(staff, note)))
         self._to_staff(CallbackEvent(event="done", callback=info))
         return info
 

@@ -1,9 +1,11 @@
 """The privacy choke point: personal data in text that a person typed is replaced by typed placeholders
 (`[IBAN]`, `[TELEFON]` …) before anything is logged, stored, put into a prompt or sent to a server.
 
-Every inbound field that carries free text (a chat message, a feedback comment, a callback's message, a staff
-reply or note) is declared as `PersonalText` in the protocol models, so it is redacted while the frame or
-request body is parsed: no later layer ever holds the clear text. Log records pass `RedactingFilter`.
+Every inbound field of a citizen's (or the workspace's search) that carries free text — a chat message, a
+feedback comment, a callback's message — is declared as `PersonalText` in the protocol models, so it is
+redacted while the frame or request body is parsed: no later layer ever holds the clear text. A staff
+member's reply or note is redacted where the handoff service takes it, keeping that member's own name
+("Guten Tag, ich bin Frau Muster"). Log records pass `RedactingFilter`.
 Fields a citizen fills in *for* a callback with consent (name, phone, e-mail) are plain fields, stored once
 in their own columns (docs/privacy.md).
 
@@ -310,9 +312,12 @@ def findings(text: str) -> list[Finding]:
     return sorted(chosen, key=lambda f: f.start)
 
 
-def redact_text(text: str) -> Redaction:
+def redact_text(text: str, keep: frozenset[str] = frozenset()) -> Redaction:
+    """`keep`: words of names that stay (a staff member's own name in their reply)."""
     parts, kinds, at = [], [], 0
     for finding in findings(text):
+        if finding.kind == "NAME" and keep and set(text[finding.start:finding.end].split()) <= keep:
+            continue
         parts += [text[at:finding.start], PLACEHOLDERS[finding.kind]]
         kinds.append(finding.kind)
         at = finding.end
@@ -320,9 +325,9 @@ def redact_text(text: str) -> Redaction:
     return Redaction("".join(parts), tuple(kinds))
 
 
-def redact(text: str) -> str:
+def redact(text: str, keep: frozenset[str] = frozenset()) -> str:
     """`text` with every recognised piece of personal data replaced by its placeholder."""
-    return redact_text(text).text if text else text
+    return redact_text(text, keep).text if text else text
 
 
 def _redact_optional(text: str | None) -> str | None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from bot.protocol import Citation, Version
-from bot.redaction import OptionalPersonalText, PersonalText
+from bot.redaction import PersonalText
 
 Role = Literal["agent", "admin"]
 ConversationState = Literal["waiting", "assigned", "closed"]
@@ -149,7 +149,7 @@ class LoginResponse(BaseModel):
 
 
 class ReplyRequest(_Body):
-    text: PersonalText = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1, max_length=4000)
     client_message_id: str | None = Field(None, max_length=64)
 
 
@@ -160,15 +160,15 @@ class AskStaffRequest(_Body):
 class TransferRequest(_Body):
     to: str | None = Field(None, max_length=64)
     """Username of the colleague; null puts the conversation back into the queue."""
-    note: OptionalPersonalText = Field(None, max_length=2000)
+    note: str | None = Field(None, max_length=2000)
 
 
 class CloseRequest(_Body):
-    note: OptionalPersonalText = Field(None, max_length=2000)
+    note: str | None = Field(None, max_length=2000)
 
 
 class CallbackDoneRequest(_Body):
-    note: OptionalPersonalText = Field(None, max_length=2000)
+    note: str | None = Field(None, max_length=2000)
 
 
 class ActionResult(BaseModel):
@@ -192,7 +192,7 @@ class Claim(_Frame):
 class Reply(_Frame):
     type: Literal["reply"]
     conversation_id: str = _ID
-    text: PersonalText = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1, max_length=4000)
     request_id: str | None = Field(None, max_length=64)
 
 
@@ -200,14 +200,14 @@ class Transfer(_Frame):
     type: Literal["transfer"]
     conversation_id: str = _ID
     to: str | None = Field(None, max_length=64)
-    note: OptionalPersonalText = Field(None, max_length=2000)
+    note: str | None = Field(None, max_length=2000)
     request_id: str | None = Field(None, max_length=64)
 
 
 class Close(_Frame):
     type: Literal["close"]
     conversation_id: str = _ID
-    note: OptionalPersonalText = Field(None, max_length=2000)
+    note: str | None = Field(None, max_length=2000)
     request_id: str | None = Field(None, max_length=64)
 
 

@@ -134,9 +134,10 @@ def test_personal_data_planted_everywhere_leaves_only_placeholders_and_purge_lea
         got = inbox.until(lambda f: f["type"] == "message" and f["message"]["role"] == "citizen")
         assert got["message"]["text"] == "Meine Handynummer ist [TELEFON], Ausweis [AUSWEISNUMMER]."
         reply = staff.post(f"/staff/api/conversations/{cid}/reply",
-                           {"text": "Frau Kaya, wir rufen Sie unter 0176 98765432 zurück."})
+                           {"text": "Frau Kaya, hier ist Frau Muster. Wir rufen Sie unter 0176 98765432 zurück."})
         assert reply.status_code == 200, reply.text
-        citizen.expect("staff_message", text="Frau [NAME], wir rufen Sie unter [TELEFON] zurück.")
+        # the citizen's name and number go; the staff member's own name stays
+        citizen.expect("staff_message", text="Frau [NAME], hier ist Frau Muster. Wir rufen Sie unter [TELEFON] zurück.")
         # a callback request: its contact details with consent, its message redacted
         citizen.send(type="callback_request", consent=True, **CONSENTED,
                      message="Ich heiße Yasemin Kaya, E-Mail yasemin.kaya@example.org")
