@@ -125,7 +125,9 @@ def test_open_sockets_per_client_are_limited(tmp_path, index, small_model):
 
 
 def test_questions_per_client_are_rate_limited(tmp_path, index, small_model):
-    with serve(tmp_path, index, small_model, client_questions="2 per minute") as live:
+    # a window far longer than two answers take on a loaded machine (with one minute, two slow answers let
+    # the window pass before the third question)
+    with serve(tmp_path, index, small_model, client_questions="2 per hour") as live:
         with open_chat(live, "127.0.0.6") as ws:
             for _ in range(2):
                 ask(ws, UNANSWERABLE)
@@ -141,7 +143,7 @@ def test_questions_per_client_are_rate_limited(tmp_path, index, small_model):
             response = http.post(f"{live.http}/api/ask", json={"question": UNANSWERABLE})
         assert response.status_code == 429
         assert response.json()["detail"]["code"] == "rate_limited"
-        assert 1 <= int(response.headers["Retry-After"]) <= 60
+        assert 1 <= int(response.headers["Retry-After"]) <= 3600
         with open_chat(live, "127.0.0.7") as other:
             ask(other, UNANSWERABLE)
             assert until_final_or_error(other)["type"] == "final"
