@@ -481,7 +481,8 @@ def _valid_id(value: str) -> bool:
 
 def rate_limited(wait: int) -> ErrorMessage:
     """The client asked too many questions in the window: how long to wait."""
-    return ErrorMessage(code="rate_limited", message=messages.text("rate_limited", "de", seconds=wait))
+    return ErrorMessage(code="rate_limited",
+                        message=messages.text("rate_limited", "de", wait=messages.wait_text(wait, "de")))
 
 
 async def _cancel_when_gone(gone: Callable[[], Awaitable[bool]], job: Job, every: float = 0.25) -> None:

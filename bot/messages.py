@@ -47,7 +47,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "conversation_with_staff": "Dieses Gespräch führt gerade eine Mitarbeiterin oder ein Mitarbeiter. Bitte "
                                    "setzen Sie es im Chat fort.",
         # fair use (bot/fair_use.py)
-        "rate_limited": "Sie haben in kurzer Zeit sehr viele Fragen gestellt. Bitte warten Sie {seconds} Sekunden "
+        "rate_limited": "Sie haben in kurzer Zeit sehr viele Fragen gestellt. Bitte warten Sie {wait} "
                         "und fragen Sie dann erneut.",
         "too_many_waiting": "Ihre vorigen Fragen werden noch beantwortet. Bitte warten Sie auf die Antworten, "
                             "bevor Sie weitere Fragen stellen.",
@@ -96,7 +96,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "source_lead": "From “{title}” (the source is in German):",
         "conversation_with_staff": "A member of staff is handling this conversation. Please continue it in the "
                                    "chat.",
-        "rate_limited": "You have asked a great many questions in a short time. Please wait {seconds} seconds and "
+        "rate_limited": "You have asked a great many questions in a short time. Please wait {wait} and "
                         "ask again.",
         "too_many_waiting": "Your previous questions are still being answered. Please wait for the answers before "
                             "asking more.",
@@ -106,6 +106,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "origin_not_allowed": "This page may not use the chat.",
     },
 }
+
+
+def wait_text(seconds: int, language: str) -> str:
+    """"30 Sekunden", "59 Minuten" (rounded up from 3,540 seconds): how long to wait, as a person says it."""
+    one, many, minutes = {"de": ("1 Sekunde", "Sekunden", "Minuten")}.get(language, ("1 second", "seconds", "minutes"))
+    if seconds < 120:
+        return one if seconds == 1 else f"{seconds} {many}"
+    return f"{-(-seconds // 60)} {minutes}"
 
 
 def text(key: str, language: str, **values: str) -> str:
