@@ -69,8 +69,9 @@ class AnswerCache:
             return
         with self._lock:
             self._current()
-            self._entries[(normalise(question), include_internal)] = (time.monotonic(), answer)
-            self._entries.move_to_end((normalise(question), include_internal))
+            key = (normalise(question), include_internal)
+            self._entries[key] = (time.monotonic(), answer)
+            self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 

@@ -197,28 +197,22 @@ class AnswerPipeline:
 
         if NO_ANSWER_TOKEN not in raw:
             checked += self._check(raw[done:], sources, cross_language, query)
-        if NO_ANSWER_TOKEN in raw or not any(s.verdict in ("supported", "fixed", "quoted") for s in checked) \
-                or not self._on_topic(query, checked, passages, cross_language):
-            # Nothing the model wrote passed: the source lines that answer the question, where the ranker is
-            # sure enough of one (most answerable questions used to end here as "no answer").
-            lines, found = (self._fallback(question, history or [], language, include_internal)
-                            if self._options.select_fallback else ([], []))
-            if lines:
-                text = render(lines)
-                yield from _pieces(text)
-                yield result(text, "answered", standalone, self._citations(lines, found), lines)
-                return
-            yield result(messages.text("no_answer", language), "no_answer", standalone, sentences=checked)
-            return
+        passed = NO_ANSWER_TOKEN not in raw and any(s.verdict in ("supported", "fixed", "quoted") for s in checked) \
+            and self._on_topic(query, checked, passages, cross_language)
         text = render(checked)
-        if wanted and not _gives(wanted, text):
-            # Checked, but without the asked kind of fact: the source line that has it, if the ranker finds one.
+        if self._options.select_fallback and (not passed or (wanted and not _gives(wanted, text))):
+            # Nothing the model wrote passed, or it passed without the asked kind of fact: the source lines that
+            # answer the question, where the ranker is sure enough of one (most answerable questions used to end
+            # as "no answer", or with a true sentence beside the point).
             lines, found = self._fallback(question, history or [], language, include_internal)
             if lines:
                 text = render(lines)
                 yield from _pieces(text)
                 yield result(text, "answered", standalone, self._citations(lines, found), lines)
                 return
+        if not passed:
+            yield result(messages.text("no_answer", language), "no_answer", standalone, sentences=checked)
+            return
         if len(text) > len(shown):
             timings.setdefault("first_verified", time.perf_counter() - started)
             yield from _pieces(text[len(shown):])

@@ -62,8 +62,6 @@ class Redaction:
 
 # --- recognisers ---------------------------------------------------------------------------------------------
 
-_WORD_CHAR = r"[\wÄÖÜäöüß]"
-
 _IBAN_CANDIDATE = re.compile(r"(?<![\w])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}")
 
 
@@ -220,6 +218,7 @@ _PARTICLES = {"von", "van", "de", "der", "den", "zu", "al", "el", "bin", "ibn", 
 _PARTICLE = rf"(?:{'|'.join(sorted(_PARTICLES))})"
 _NAME = rf"{_NAME_TOKEN}(?:\s(?:{_PARTICLE}\s)*{_NAME_TOKEN}){{0,2}}"
 _LOOSE_NAME = r"[^\W\d_][\w'’-]+(?:\s[^\W\d_][\w'’-]+){0,2}"
+_NAME_RE, _LOOSE_NAME_RE = re.compile(_NAME), re.compile(_LOOSE_NAME)
 _NOT_A_NAME = {
     "sie", "ihnen", "ihn", "ihr", "es", "you", "dich", "euch", "auch", "nicht", "so", "wie", "und", "hier", "jetzt",
     "gerade", "leider", "noch", "eigentlich", "willkommen", "welcome", "a", "an", "the", "not", "also", "just",
@@ -253,7 +252,7 @@ _I_AM = re.compile(rf"(?<![\w])(?:I\s+am|I'm|Ich\s+bin)\s+({_NAME_TOKEN}\s{_NAME
 
 def _name_tokens(text: str, start: int, loose: bool) -> Finding | None:
     """The name that begins at `start`: up to three words, stopping at a word that cannot be part of it."""
-    match = re.compile(_LOOSE_NAME if loose else _NAME).match(text, start)
+    match = (_LOOSE_NAME_RE if loose else _NAME_RE).match(text, start)
     if not match:
         return None
     words, end = [], start
